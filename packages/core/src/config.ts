@@ -1,0 +1,129 @@
+import type { DeriveConfig } from './derive.js';
+import { toMs } from './duration.js';
+import { ConfigError } from './errors.js';
+import { type ProviderPreset, providerPresets, resolvePreset } from './providers.js';
+import { type CompiledRoute, compileRoute } from './routes.js';
+import { memoryStore } from './store/memory.js';
+import type { IdempotencyOptions, IdempotencyStore, RouteRule } from './types.js';
+
+const MAX_TTL_MS = toMs('90d', 'max ttl');
+const DEFAULT_CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'x-api-key', 'cookie'];
+const DEFAULT_SENSITIVE_RESPONSE_HEADERS = [
+  'set-cookie',
+  'set-cookie2',
+  'authorization',
+  'proxy-authorization',
+  'www-authenticate',
+  'proxy-authenticate',
+];
+
+/** A route with its durations and preset resolved once, at construction. */
+export interface ResolvedRoute extends CompiledRoute {
+  preset: ProviderPreset | undefined;
+  ttlMs: number;
+  leaseMs: number;
+}
+
+export interface ResolvedConfig {
+  store: IdempotencyStore;
+  namespace: string;
+  ttlMs: number;
+  leaseMs: number;
+  waitMs: number;
+  methods: ReadonlySet<string>;
+  routes: ResolvedRoute[];
+  autoPresets: ProviderPreset[];
+  derive: DeriveConfig;
+  maxResponseBytes: number;
+  sensitiveResponseHeaders: ReadonlySet<string>;
+  failOpen: boolean;
+}
+
+/** Validates every option up front: a bad configuration fails at construction, never mid-request. */
+export function resolveConfig(options: IdempotencyOptions): ResolvedConfig {
+  const namespace = options.namespace ?? 'oncely';
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(namespace)) {
+    throw new ConfigError(
+      `namespace '${namespace}' must be 1-64 characters of letters, digits, '.', '_' or '-'`,
+    );
+  }
+  const ttlMs = toMs(options.ttl ?? '24h', 'ttl');
+  const leaseMs = toMs(options.lease ?? '60s', 'lease');
+  checkDurations(ttlMs, leaseMs, 'options');
+  const waitMs = toMs(options.wait?.timeout ?? '30s', 'wait.timeout');
+  const methods = new Set((options.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()));
+  const routes = (options.routes ?? []).map((rule, index) => resolveRoute(rule, index, ttlMs, leaseMs));
+  const autoPresets =
+    options.providers === 'auto'
+      ? Object.values(providerPresets)
+      : Array.isArray(options.providers)
+        ? options.providers
+        : [];
+  const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const maxResponseBytes = options.maxResponseBytes ?? 1024 * 1024;
+  for (const [name, value] of [
+    ['maxBodyBytes', maxBodyBytes],
+    ['maxResponseBytes', maxResponseBytes],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new ConfigError(`${name} must be a non-negative integer`);
+  }
+  return {
+    store: options.store ?? memoryStore(),
+    namespace,
+    ttlMs,
+    leaseMs,
+    waitMs,
+    methods,
+    routes,
+    autoPresets,
+    derive: {
+      namespace,
+      keyHeader: (options.keyHeader ?? 'idempotency-key').toLowerCase(),
+      credentialHeaders: (options.credentialHeaders ?? DEFAULT_CREDENTIAL_HEADERS).map((h) =>
+        h.toLowerCase(),
+      ),
+      maxBodyBytes,
+      scope: options.scope,
+    },
+    maxResponseBytes,
+    sensitiveResponseHeaders: new Set(
+      (options.sensitiveResponseHeaders ?? DEFAULT_SENSITIVE_RESPONSE_HEADERS).map((h) => h.toLowerCase()),
+    ),
+    failOpen: options.onStoreError === 'fail-open',
+  };
+}
+
+function resolveRoute(rule: RouteRule, index: number, ttlMs: number, leaseMs: number): ResolvedRoute {
+  const compiled = compileRoute(rule, index);
+  const preset = resolvePreset(rule.provider, `routes[${index}].provider`);
+  const key = rule.key;
+  if (key !== undefined && typeof key !== 'function') {
+    const paths = 'fields' in key ? key.fields : 'ignore' in key ? key.ignore : undefined;
+    if (!Array.isArray(paths) || paths.length === 0 || paths.some((p) => typeof p !== 'string' || p === '')) {
+      throw new ConfigError(
+        `routes[${index}].key must be { fields: [...] }, { ignore: [...] } (non-empty dot paths) or a function`,
+      );
+    }
+  }
+  // A provider keeps keys for its retention: ours must last at least as long, within the cap.
+  const retentionMs =
+    preset?.retention === undefined ? 0 : toMs(preset.retention, `${preset.name}.retention`);
+  const routeTtl =
+    rule.ttl === undefined
+      ? Math.min(Math.max(ttlMs, retentionMs), MAX_TTL_MS)
+      : toMs(rule.ttl, `routes[${index}].ttl`);
+  const routeLease = rule.lease === undefined ? leaseMs : toMs(rule.lease, `routes[${index}].lease`);
+  checkDurations(routeTtl, routeLease, `routes[${index}]`);
+  return { ...compiled, preset, ttlMs: routeTtl, leaseMs: routeLease };
+}
+
+function checkDurations(ttlMs: number, leaseMs: number, where: string): void {
+  if (leaseMs < 10) throw new ConfigError(`${where}: lease must be at least 10 ms (got ${leaseMs} ms)`);
+  if (ttlMs < leaseMs) {
+    throw new ConfigError(
+      `${where}: ttl (${ttlMs} ms) must be at least the lease (${leaseMs} ms), or records would expire mid-call`,
+    );
+  }
+  if (ttlMs > MAX_TTL_MS) throw new ConfigError(`${where}: ttl must be at most 90d (got ${ttlMs} ms)`);
+}

@@ -1,0 +1,194 @@
+import { type CanonicalBody, canonicalBody, canonicalJson } from './canonical.js';
+import { KeyDerivationError } from './errors.js';
+import { hashParts } from './hash.js';
+import { type ProviderPreset, parseHeaderValue } from './providers.js';
+import { normaliseTarget } from './target.js';
+import type { Headers, KeyRule, OutgoingRequest, RequestView } from './types.js';
+
+/** Bump only with a migration note: every stored key changes with it (a golden test pins it). */
+const KEY_VERSION = 'oncely/v1';
+
+export interface DeriveConfig {
+  namespace: string;
+  keyHeader: string;
+  credentialHeaders: readonly string[];
+  maxBodyBytes: number;
+  scope: ((request: RequestView) => string | undefined) | undefined;
+}
+
+export interface Derived {
+  /** `<namespace>:<hash>` */
+  key: string;
+  /** The hash part of the key (hex SHA-256). */
+  hash: string;
+  fingerprint: string;
+  scope: string;
+  method: string;
+  target: string;
+  /** The caller's explicit key, if any (it also becomes the provider key). */
+  explicitKey: string | undefined;
+  view: RequestView;
+  body: CanonicalBody | undefined;
+}
+
+/** Lower-case names; arrays joined the way HTTP folds them; `undefined` dropped. */
+export function normaliseHeaders(headers: Headers): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return out;
+}
+
+/**
+ * key = SHA-256(version, namespace, scope, key material), where the key material is, first match wins:
+ * the explicit key; the route's `fields`; the route's key function; else the fingerprint.
+ * fingerprint = SHA-256(method, target, canonical body minus `ignore`d fields).
+ */
+export function derive(
+  request: OutgoingRequest,
+  config: DeriveConfig,
+  rule: KeyRule | undefined,
+  preset: ProviderPreset | undefined,
+  explicitOption: string | undefined,
+): Derived {
+  const method = request.method.toUpperCase();
+  const target = normaliseTarget(request.url);
+  const headers = normaliseHeaders(request.headers);
+  const contentType = request.contentType ?? headers['content-type'];
+
+  let body: CanonicalBody | undefined;
+  let bodyError: KeyDerivationError | undefined;
+  try {
+    body = canonicalBody(request.body, contentType, config.maxBodyBytes);
+  } catch (error) {
+    if (!(error instanceof KeyDerivationError)) throw error;
+    bodyError = error;
+  }
+  const view: RequestView = { method, url: target, headers, json: body?.parsed, bodyText: body?.text };
+  const explicitKey = explicitOption ?? explicitFromRequest(headers, body, config.keyHeader, preset);
+  if (explicitKey !== undefined && explicitKey.trim() === '')
+    throw new KeyDerivationError('The explicit key is empty');
+
+  if (body && rule && typeof rule === 'object' && 'ignore' in rule) body = withoutPaths(body, rule.ignore);
+  // A body we cannot read (stream) is identified by the explicit key alone; its fingerprint names the route only.
+  const fingerprint = hashParts([
+    'fp',
+    method,
+    target,
+    body ? body.kind : 'unreadable',
+    body ? body.canonical : '',
+  ]);
+
+  let material: string[];
+  if (explicitKey !== undefined) material = ['explicit', explicitKey];
+  else if (typeof rule === 'function') material = ['fn', callKeyFunction(rule, view)];
+  else if (bodyError) throw bodyError;
+  else if (rule && 'fields' in rule) material = ['fields', pickFields(body!, rule.fields)];
+  else material = ['fp', fingerprint];
+
+  const scope = scopeOf(view, config);
+  const hash = hashParts([KEY_VERSION, config.namespace, scope, ...material]);
+  return {
+    key: `${config.namespace}:${hash}`,
+    hash,
+    fingerprint,
+    scope,
+    method,
+    target,
+    explicitKey,
+    view,
+    body,
+  };
+}
+
+function explicitFromRequest(
+  headers: Record<string, string | undefined>,
+  body: CanonicalBody | undefined,
+  keyHeader: string,
+  preset: ProviderPreset | undefined,
+): string | undefined {
+  if (preset && 'header' in preset.carry) {
+    const value = headers[preset.carry.header.toLowerCase()];
+    if (value !== undefined) return parseHeaderValue(value, preset.carry.format);
+  }
+  if (preset && 'bodyField' in preset.carry && body?.parsed && typeof body.parsed === 'object') {
+    const value = (body.parsed as Record<string, unknown>)[preset.carry.bodyField];
+    if (typeof value === 'string') return value;
+    if (Array.isArray(value) && typeof value[0] === 'string') return value[0]; // form body
+  }
+  return headers[keyHeader];
+}
+
+function scopeOf(view: RequestView, config: DeriveConfig): string {
+  if (config.scope) {
+    const value = config.scope(view);
+    if (value !== undefined && typeof value !== 'string') {
+      throw new KeyDerivationError('The scope function must return a string or undefined');
+    }
+    return hashParts(['scope', value ?? '']);
+  }
+  // Raw credentials never leave this function: only their hash is kept.
+  return hashParts(['credentials', ...config.credentialHeaders.map((name) => view.headers[name] ?? '')]);
+}
+
+function callKeyFunction(rule: (request: RequestView) => string, view: RequestView): string {
+  let value: unknown;
+  try {
+    value = rule(view);
+  } catch (error) {
+    throw new KeyDerivationError('The route key function threw', error);
+  }
+  if (typeof value !== 'string' || value === '') {
+    throw new KeyDerivationError('The route key function must return a non-empty string');
+  }
+  return value;
+}
+
+function pickFields(body: CanonicalBody, fields: readonly string[]): string {
+  if (body.kind !== 'json' && body.kind !== 'form') {
+    throw new KeyDerivationError(`Key fields (${fields.join(', ')}) need a JSON or form body`);
+  }
+  const picked: Record<string, unknown> = {};
+  for (const path of fields) {
+    const value = readField(body.parsed, path);
+    if (value === undefined)
+      throw new KeyDerivationError(`Key field '${path}' is missing from the request body`);
+    picked[path] = value;
+  }
+  return canonicalJson(picked);
+}
+
+function readField(value: unknown, path: string): unknown {
+  let current = value;
+  for (const part of path.split('.')) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}
+
+/** The body with volatile fields removed (they identify nothing and are no part of the payload). */
+function withoutPaths(body: CanonicalBody, paths: readonly string[]): CanonicalBody {
+  if (body.kind !== 'json' && body.kind !== 'form') return body;
+  const copy = structuredClone(body.parsed) as Record<string, unknown>;
+  for (const path of paths) deletePath(copy, path.split('.'));
+  if (body.kind === 'form') {
+    const pairs: [string, string][] = [];
+    for (const [name, values] of Object.entries(copy))
+      for (const v of values as string[]) pairs.push([name, v]);
+    return { ...body, canonical: new URLSearchParams(pairs).toString() };
+  }
+  return { ...body, canonical: canonicalJson(copy) };
+}
+
+function deletePath(target: unknown, parts: string[]): void {
+  let current = target;
+  for (let i = 0; i < parts.length - 1; i++) {
+    if (current === null || typeof current !== 'object') return;
+    current = (current as Record<string, unknown>)[parts[i]!];
+  }
+  if (current !== null && typeof current === 'object')
+    delete (current as Record<string, unknown>)[parts.at(-1)!];
+}

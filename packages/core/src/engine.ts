@@ -1,0 +1,538 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { classifyResponse, isProviderReplay, providerMessage, wasNotSent } from './classify.js';
+import { type ResolvedRoute, resolveConfig } from './config.js';
+import { conflictAction } from './conflict.js';
+import { type Derived, derive } from './derive.js';
+import {
+  ConfigError,
+  IdempotencyError,
+  InFlightTimeoutError,
+  KeyDerivationError,
+  LeaseLostError,
+  PayloadMismatchError,
+  StoreUnavailableError,
+  UnknownOutcomeError,
+} from './errors.js';
+import { createEmitter } from './events.js';
+import { keepLease } from './lease.js';
+import { formatHeaderValue, type ProviderPreset, presetForHost, providerKeyFor } from './providers.js';
+import { fromFound, fromStored, markReplayed, toStored } from './responses.js';
+import { findRoute } from './routes.js';
+import { normaliseTarget } from './target.js';
+import type {
+  ExecuteOptions,
+  ExecuteResult,
+  IdempotencyOptions,
+  IdempotencyRecord,
+  IdempotencyStore,
+  OutgoingRequest,
+  Override,
+  PreparedRequest,
+  ReconcileVerdict,
+  Send,
+  WireResponse,
+} from './types.js';
+
+export interface Idempotency {
+  /** Runs one request through the lifecycle: reserve → send → classify → record (or replay, wait, reconcile). */
+  execute(request: OutgoingRequest, send: Send, options?: ExecuteOptions): Promise<ExecuteResult>;
+  /** Whether `execute` would guard this request (plugins use it to leave other requests untouched). */
+  isGuarded(method: string, url: string, options?: ExecuteOptions): boolean;
+  /** The key and fingerprint `execute` would use, or `undefined` when the request is not guarded. */
+  keyFor(
+    request: OutgoingRequest,
+    options?: ExecuteOptions,
+  ): { key: string; fingerprint: string } | undefined;
+  readonly store: IdempotencyStore;
+  readonly namespace: string;
+  /** Detaches from the store's expiry notifications. The store itself belongs to the caller. */
+  close(): void;
+}
+
+interface Plan {
+  route: ResolvedRoute | undefined;
+  preset: ProviderPreset | undefined;
+  ttlMs: number;
+  leaseMs: number;
+}
+
+/** One guarded call on its way through the lifecycle. */
+interface Operation {
+  derived: Derived;
+  plan: Plan;
+  request: OutgoingRequest;
+  send: Send;
+  options: ExecuteOptions;
+  owner: string;
+  deadline: number;
+}
+
+/** Either the call is finished, or the loop looks at the key again (with a record already in hand, if any). */
+type Step = { done: ExecuteResult } | { next: IdempotencyRecord | undefined };
+
+const BACKOFF_BASE_MS = 250;
+const BACKOFF_MAX_MS = 5_000;
+
+export function createIdempotency(options: IdempotencyOptions = {}): Idempotency {
+  const config = resolveConfig(options);
+  const { store } = config;
+  const emit = createEmitter(options.onEvent);
+  const inflight = new Map<string, { fingerprint: string; promise: Promise<ExecuteResult> }>();
+  const detach = store.onExpiredUnknown?.((record) => {
+    if (record.key.startsWith(`${config.namespace}:`)) {
+      emit({ type: 'unknown-expired', key: record.key, createdAt: record.createdAt });
+    }
+  });
+
+  function planFor(method: string, url: string, opts: ExecuteOptions): Plan | undefined {
+    if (opts.skip) return undefined;
+    let target: string;
+    try {
+      target = normaliseTarget(url);
+    } catch (error) {
+      if (config.methods.has(method) || opts.key !== undefined) throw error;
+      return undefined;
+    }
+    const route = findRoute(config.routes, method, target);
+    if (route?.rule.skip) return undefined;
+    const guarded = opts.key !== undefined || config.methods.has(method) || route?.method !== undefined;
+    if (!guarded) return undefined;
+    const preset = route?.preset ?? presetForHost(config.autoPresets, target);
+    return { route, preset, ttlMs: route?.ttlMs ?? config.ttlMs, leaseMs: route?.leaseMs ?? config.leaseMs };
+  }
+
+  async function execute(
+    request: OutgoingRequest,
+    send: Send,
+    opts: ExecuteOptions = {},
+  ): Promise<ExecuteResult> {
+    checkOptions(opts);
+    const method = request.method.toUpperCase();
+    const plan = planFor(method, request.url, opts);
+    if (!plan) return passthrough(request, send);
+    const derived = derive(request, config.derive, plan.route?.rule.key, plan.preset, opts.key);
+    checkCarry(plan.preset, derived);
+
+    // Identical calls in this process share one reservation and one send.
+    if (!opts.override) {
+      const twin = inflight.get(derived.key);
+      if (twin?.fingerprint === derived.fingerprint) {
+        emit({ type: 'coalesced', key: derived.key });
+        const result = await twin.promise;
+        return { ...result, response: markReplayed(result.response), replayed: true };
+      }
+      if (!twin) {
+        const promise = run(derived, plan, request, send, opts);
+        const entry = { fingerprint: derived.fingerprint, promise };
+        inflight.set(derived.key, entry);
+        try {
+          return await promise;
+        } finally {
+          if (inflight.get(derived.key) === entry) inflight.delete(derived.key);
+        }
+      }
+    }
+    return run(derived, plan, request, send, opts);
+  }
+
+  async function run(
+    derived: Derived,
+    plan: Plan,
+    request: OutgoingRequest,
+    send: Send,
+    opts: ExecuteOptions,
+  ) {
+    const op: Operation = {
+      derived,
+      plan,
+      request,
+      send,
+      options: opts,
+      owner: randomUUID(),
+      deadline: Date.now() + config.waitMs,
+    };
+    let seen: IdempotencyRecord | undefined;
+    for (;;) {
+      let record = seen;
+      seen = undefined;
+      if (!record) {
+        let reserved: Awaited<ReturnType<IdempotencyStore['reserve']>>;
+        try {
+          reserved = await store.reserve({
+            key: derived.key,
+            scope: derived.scope,
+            fingerprint: derived.fingerprint,
+            method: derived.method,
+            target: derived.target,
+            owner: op.owner,
+            leaseMs: plan.leaseMs,
+            ttlMs: plan.ttlMs,
+            providerKey: plan.preset
+              ? providerKeyFor(plan.preset, derived.hash, derived.explicitKey, 0)
+              : undefined,
+          });
+        } catch (error) {
+          const failure = asStoreError('reserve', error, derived.key);
+          if (!config.failOpen) throw failure;
+          emit({ type: 'fail-open', key: derived.key, message: failure.message });
+          return passthrough(request, send);
+        }
+        if (reserved.acquired) {
+          emit({ type: 'reserved', key: derived.key, token: reserved.record.fencingToken });
+          return attempt(op, reserved.record);
+        }
+        record = reserved.record;
+      }
+      const step = await onConflict(op, record);
+      if ('done' in step) return step.done;
+      seen = step.next;
+    }
+  }
+
+  async function onConflict(op: Operation, record: IdempotencyRecord): Promise<Step> {
+    const { key, fingerprint } = op.derived;
+    switch (conflictAction(record, fingerprint, Date.now())) {
+      case 'replay':
+        emit({ type: 'replayed', key, source: 'store', status: record.response?.status ?? 0 });
+        return { done: { response: fromStored(record), replayed: true, key, guarded: true } };
+      case 'wait':
+        return { next: await waitForTwin(op, record) };
+      case 'recover':
+        return recover(op, record);
+      case 'reject-unless-override': {
+        const grant = op.options.override ?? record.overrideGrant;
+        if (grant) return override(op, record, grant, op.options.override === undefined);
+        break;
+      }
+      case 'reject':
+        break;
+    }
+    emit({ type: 'mismatch', key, by: 'store' });
+    throw new PayloadMismatchError(key, `the stored record is ${record.status}`);
+  }
+
+  async function waitForTwin(
+    op: Operation,
+    record: IdempotencyRecord,
+  ): Promise<IdempotencyRecord | undefined> {
+    const { key } = op.derived;
+    const remaining = op.deadline - Date.now();
+    if (remaining <= 0) throw new InFlightTimeoutError(key, config.waitMs);
+    emit({ type: 'waiting', key, token: record.fencingToken });
+    const next = await storeCall('waitFor', key, () => store.waitFor(key, remaining, op.options.signal));
+    op.options.signal?.throwIfAborted();
+    return next;
+  }
+
+  /** The earlier attempt's outcome is unknown: re-send under the provider's key, ask the hook, or refuse. */
+  async function recover(op: Operation, record: IdempotencyRecord): Promise<Step> {
+    const { key } = op.derived;
+    const hook = op.plan.route?.rule.reconcile;
+    const previous = record.status === 'in_flight' ? 'lease-expired' : 'unknown';
+    if (!op.plan.preset && !hook) {
+      throw new UnknownOutcomeError(
+        key,
+        previous === 'lease-expired'
+          ? 'its owner stopped before recording an outcome (lease expired)'
+          : 'an earlier attempt failed after the request may have been sent',
+      );
+    }
+    const taken = await storeCall('takeOver', key, () =>
+      store.takeOver(key, {
+        expectedToken: record.fencingToken,
+        owner: op.owner,
+        leaseMs: op.plan.leaseMs,
+        ttlMs: op.plan.ttlMs,
+        audit: { at: Date.now(), action: 'takeover', detail: previous },
+      }),
+    );
+    if (!taken.won) return { next: taken.record };
+    const mine = taken.record;
+    emit({ type: 'takeover', key, fromToken: record.fencingToken, token: mine.fencingToken, previous });
+    // A provider that deduplicates natively makes a re-send under the same provider key safe.
+    if (op.plan.preset) return { done: await attempt(op, mine) };
+    return reconcileWith(op, mine, hook!);
+  }
+
+  async function reconcileWith(
+    op: Operation,
+    mine: IdempotencyRecord,
+    hook: NonNullable<NonNullable<ResolvedRoute['rule']['reconcile']>>,
+  ): Promise<Step> {
+    const { key } = op.derived;
+    const token = mine.fencingToken;
+    let verdict: ReconcileVerdict | undefined;
+    let cause: unknown;
+    try {
+      verdict = await hook({
+        key,
+        record: mine,
+        request: op.derived.view,
+        found: (response) => ({ found: response }),
+        absent: () => ({ absent: true }),
+      });
+    } catch (error) {
+      cause = error;
+    }
+    if (verdict && 'found' in verdict) {
+      const response = fromFound(verdict.found);
+      await settle('complete', key, () =>
+        store.complete(key, token, {
+          response: toStored(response, config.sensitiveResponseHeaders, config.maxResponseBytes),
+          ttlMs: op.plan.ttlMs,
+          audit: { at: Date.now(), action: 'reconciled', token, detail: 'found' },
+        }),
+      );
+      emit({ type: 'reconciled', key, verdict: 'found' });
+      return { done: { response: markReplayed(response), replayed: true, key, guarded: true } };
+    }
+    if (verdict && 'absent' in verdict) {
+      emit({ type: 'reconciled', key, verdict: 'absent' });
+      return { done: await attempt(op, mine) };
+    }
+    await settle('markUnknown', key, () =>
+      store.markUnknown(key, token, 'reconcile could not decide', op.plan.ttlMs),
+    );
+    emit({ type: 'reconciled', key, verdict: 'undecided' });
+    throw new UnknownOutcomeError(key, 'the reconcile hook could not decide', cause);
+  }
+
+  async function override(
+    op: Operation,
+    record: IdempotencyRecord,
+    grant: Override,
+    granted: boolean,
+  ): Promise<Step> {
+    const { key, fingerprint } = op.derived;
+    const taken = await storeCall('takeOver', key, () =>
+      store.takeOver(key, {
+        expectedToken: record.fencingToken,
+        owner: op.owner,
+        leaseMs: op.plan.leaseMs,
+        ttlMs: op.plan.ttlMs,
+        fingerprint,
+        bumpRevision: true,
+        consumeGrant: granted,
+        audit: {
+          at: Date.now(),
+          action: 'override',
+          reason: grant.reason,
+          reviewer: grant.reviewer,
+          fingerprint,
+        },
+      }),
+    );
+    if (!taken.won) return { next: taken.record };
+    emit({
+      type: 'override',
+      key,
+      reason: grant.reason,
+      reviewer: grant.reviewer,
+      revision: taken.record.revision,
+      granted,
+    });
+    return { done: await attempt(op, taken.record) };
+  }
+
+  /** One network attempt while holding the lease, then the record transition its result calls for. */
+  async function attempt(op: Operation, record: IdempotencyRecord): Promise<ExecuteResult> {
+    const { key } = op.derived;
+    const token = record.fencingToken;
+    const { preset, ttlMs, leaseMs } = op.plan;
+    const providerKey = preset
+      ? providerKeyFor(preset, op.derived.hash, op.derived.explicitKey, record.revision)
+      : undefined;
+    const prepared = prepare(op, providerKey, record.attempts);
+    const keeper = keepLease(store, key, token, leaseMs, emit);
+    try {
+      for (let round = 1; ; round++) {
+        emit({ type: 'sent', key, attempt: record.attempts, token });
+        let response: WireResponse;
+        try {
+          response = await op.send(prepared);
+        } catch (error) {
+          if (wasNotSent(error)) {
+            await settle('release', key, () => store.release(key, token));
+            emit({ type: 'released', key, reason: 'not-sent' });
+          } else {
+            await settle('markUnknown', key, () => store.markUnknown(key, token, describe(error), ttlMs));
+            emit({ type: 'unknown', key, cause: describe(error) });
+          }
+          throw error;
+        }
+        const live: ExecuteResult = { response, replayed: false, key, guarded: true };
+        switch (classifyResponse(response, preset)) {
+          case 'executed':
+            await settle('complete', key, () =>
+              store.complete(key, token, {
+                response: toStored(response, config.sensitiveResponseHeaders, config.maxResponseBytes),
+                ttlMs,
+                providerKey,
+              }),
+            );
+            emit({
+              type: 'completed',
+              key,
+              status: response.status,
+              providerReplayed: isProviderReplay(response, preset),
+            });
+            return live;
+          case 'not-executed':
+            await settle('release', key, () => store.release(key, token));
+            emit({ type: 'released', key, status: response.status, reason: 'not-executed' });
+            return live;
+          case 'ambiguous':
+            await settle('markUnknown', key, () =>
+              store.markUnknown(key, token, `HTTP ${response.status}`, ttlMs),
+            );
+            emit({ type: 'unknown', key, cause: `HTTP ${response.status}` });
+            return live;
+          case 'mismatch':
+            await settle('release', key, () => store.release(key, token));
+            emit({ type: 'released', key, status: response.status, reason: 'provider-mismatch' });
+            emit({ type: 'mismatch', key, by: 'provider' });
+            throw new PayloadMismatchError(
+              key,
+              'the provider refused the key',
+              providerMessage(response, preset),
+            );
+          case 'in-use': {
+            // The provider still runs an earlier attempt under this key: wait, then ask again with the same key.
+            emit({ type: 'provider-in-use', key, status: response.status, attempt: round });
+            const delay =
+              Math.min(BACKOFF_BASE_MS * 2 ** (round - 1), BACKOFF_MAX_MS) * (0.5 + Math.random() / 2);
+            if (Date.now() + delay > op.deadline) {
+              await settle('markUnknown', key, () =>
+                store.markUnknown(key, token, 'provider kept the key in use', ttlMs),
+              );
+              throw new InFlightTimeoutError(key, config.waitMs);
+            }
+            await sleep(delay, undefined, { signal: op.options.signal });
+          }
+        }
+      }
+    } finally {
+      keeper.stop();
+    }
+  }
+
+  /** The provider's key goes where the preset says: a header, or a field of the body. */
+  function prepare(op: Operation, providerKey: string | undefined, attemptNo: number): PreparedRequest {
+    const { request, derived } = op;
+    const prepared: PreparedRequest = {
+      method: derived.method,
+      url: request.url,
+      setHeaders: {},
+      body: undefined,
+      key: derived.key,
+      attempt: attemptNo,
+    };
+    const carry = op.plan.preset?.carry;
+    if (!carry || providerKey === undefined) return prepared;
+    if ('header' in carry) {
+      prepared.setHeaders[carry.header.toLowerCase()] = formatHeaderValue(providerKey, carry.format);
+    } else if (providerKey !== derived.explicitKey) {
+      prepared.body = withBodyField(derived, carry.bodyField, providerKey);
+    }
+    return prepared;
+  }
+
+  /** A store failure while recording must not hide the live response: it is reported instead. */
+  async function settle(operation: string, key: string, call: () => Promise<unknown>): Promise<void> {
+    try {
+      await call();
+    } catch (error) {
+      const reason = error instanceof LeaseLostError ? 'lease-lost' : 'store-unavailable';
+      if (reason === 'store-unavailable')
+        emit({ type: 'store-error', key, operation, message: describe(error) });
+      emit({ type: 'record-not-written', key, reason, operation });
+    }
+  }
+
+  async function storeCall<T>(operation: string, key: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw asStoreError(operation, error, key);
+    }
+  }
+
+  function keyFor(request: OutgoingRequest, opts: ExecuteOptions = {}) {
+    const plan = planFor(request.method.toUpperCase(), request.url, opts);
+    if (!plan) return undefined;
+    const { key, fingerprint } = derive(request, config.derive, plan.route?.rule.key, plan.preset, opts.key);
+    return { key, fingerprint };
+  }
+
+  return {
+    execute,
+    isGuarded: (method, url, opts = {}) => planFor(method.toUpperCase(), url, opts) !== undefined,
+    keyFor,
+    store,
+    namespace: config.namespace,
+    close: () => detach?.(),
+  };
+}
+
+async function passthrough(request: OutgoingRequest, send: Send): Promise<ExecuteResult> {
+  const response = await send({
+    method: request.method,
+    url: request.url,
+    setHeaders: {},
+    body: undefined,
+    key: undefined,
+    attempt: 1,
+  });
+  return { response, replayed: false, key: undefined, guarded: false };
+}
+
+function checkOptions(options: ExecuteOptions): void {
+  const { override, key } = options;
+  if (override !== undefined) {
+    if (typeof override?.reason !== 'string' || override.reason.trim() === '') {
+      throw new ConfigError(
+        'override.reason must be a non-empty string: say why this key may carry a different payload',
+      );
+    }
+    if (typeof override.reviewer !== 'string' || override.reviewer.trim() === '') {
+      throw new ConfigError('override.reviewer must be a non-empty string: name who reviewed the override');
+    }
+  }
+  if (key !== undefined && (typeof key !== 'string' || key.trim() === '')) {
+    throw new ConfigError('key must be a non-empty string');
+  }
+}
+
+/** A provider that takes its key in a body field needs a body we can rewrite. */
+function checkCarry(preset: ProviderPreset | undefined, derived: Derived): void {
+  if (!preset || !('bodyField' in preset.carry)) return;
+  const kind = derived.body?.kind;
+  if (kind !== 'json' && kind !== 'form') {
+    throw new KeyDerivationError(
+      `Provider '${preset.name}' takes its key in the body field '${preset.carry.bodyField}', which needs a JSON or form body`,
+    );
+  }
+}
+
+function withBodyField(derived: Derived, field: string, value: string): string {
+  const body = derived.body!;
+  if (body.kind === 'form') {
+    const params = new URLSearchParams(body.text ?? '');
+    params.set(field, value);
+    return params.toString();
+  }
+  return JSON.stringify({ ...(body.parsed as Record<string, unknown>), [field]: value });
+}
+
+function asStoreError(operation: string, error: unknown, key: string): IdempotencyError {
+  return error instanceof IdempotencyError ? error : new StoreUnavailableError(operation, error, key);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${error.message}` : error.message || error.name;
+  }
+  return String(error);
+}

@@ -1,0 +1,19 @@
+export { canonicalBody, isOneShotBody } from './canonical.js';
+export {
+  type AttemptClass,
+  classifyResponse,
+  NOT_EXECUTED_STATUSES,
+  NOT_SENT,
+  NOT_SENT_ERROR_CODES,
+  wasNotSent,
+} from './classify.js';
+export { CONFLICT_TABLE, type ConflictAction, type RecordState } from './conflict.js';
+export { type Duration, toMs } from './duration.js';
+export { createIdempotency, type Idempotency } from './engine.js';
+export * from './errors.js';
+export { EVENT_CHANNEL, type OncelyEvent, type OncelyEventType } from './events.js';
+export { type ProviderPreset, providerPresets, type ResponseMatcher, uuidFrom } from './providers.js';
+export { REPLAYED_HEADER } from './responses.js';
+export { effectiveStatus, type MemoryStore, type MemoryStoreOptions, memoryStore } from './store/memory.js';
+export { normaliseTarget } from './target.js';
+export * from './types.js';

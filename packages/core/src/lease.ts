@@ -1,0 +1,41 @@
+import { LeaseLostError } from './errors.js';
+import type { OncelyEvent } from './events.js';
+import type { IdempotencyStore } from './types.js';
+
+export interface LeaseKeeper {
+  stop(): void;
+}
+
+/**
+ * Extends the lease every third of its length while the call runs, so a slow call keeps its key
+ * and a dead process (which stops extending) loses it. A lost lease is reported, not fatal: the
+ * fencing token decides at record time.
+ */
+export function keepLease(
+  store: IdempotencyStore,
+  key: string,
+  token: number,
+  leaseMs: number,
+  emit: (event: OncelyEvent) => void,
+): LeaseKeeper {
+  const timer = setInterval(
+    () => {
+      store.extend(key, token, leaseMs).catch((error: unknown) => {
+        if (error instanceof LeaseLostError) {
+          clearInterval(timer);
+          emit({ type: 'lease-lost', key, token });
+        } else {
+          emit({
+            type: 'store-error',
+            key,
+            operation: 'extend',
+            message: String((error as Error)?.message ?? error),
+          });
+        }
+      });
+    },
+    Math.max(5, Math.floor(leaseMs / 3)),
+  );
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,284 @@
+import { type Duration, toMs } from '../duration.js';
+import { LeaseLostError, RecordNotFoundError } from '../errors.js';
+import type {
+  AuditEntry,
+  CompleteInput,
+  IdempotencyRecord,
+  IdempotencyStore,
+  ListFilter,
+  Override,
+  RecordStatus,
+  ReserveInput,
+  ReserveResult,
+  Resolution,
+  TakeOverInput,
+  TakeOverResult,
+} from '../types.js';
+
+export interface MemoryStoreOptions {
+  /** How often expired records are swept out of memory. Default `'60s'`. */
+  sweepEvery?: Duration | undefined;
+}
+
+export interface MemoryStore extends IdempotencyStore {
+  /** Records held now (expired ones included until swept). */
+  readonly size: number;
+  /** Stops the sweep timer. The store keeps working; expired records are then dropped lazily. */
+  close(): void;
+}
+
+/** The status a record has for its readers: an `in_flight` record whose lease expired is `unknown`. */
+export function effectiveStatus(record: IdempotencyRecord, now = Date.now()): RecordStatus {
+  return record.status === 'in_flight' && (record.leaseUntil ?? 0) <= now ? 'unknown' : record.status;
+}
+
+/**
+ * The embedded default store: one process, lost on exit. Safe for concurrent calls inside the
+ * process (every operation runs synchronously to completion); use `@oncely/redis` across processes.
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const records = new Map<string, IdempotencyRecord>();
+  const waiters = new Map<string, Set<() => void>>();
+  const expiredListeners = new Set<(record: IdempotencyRecord) => void>();
+  let tokens = 0; // one counter for the store: a token is never reused, even after a record expires
+
+  const sweep = setInterval(() => void purge(), toMs(options.sweepEvery ?? '60s', 'sweepEvery'));
+  sweep.unref();
+
+  function purge(): number {
+    const now = Date.now();
+    let removed = 0;
+    for (const [key, record] of records) {
+      if (record.expiresAt <= now) {
+        drop(key, record, now);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  function drop(key: string, record: IdempotencyRecord, now: number): void {
+    records.delete(key);
+    if (effectiveStatus(record, now) === 'unknown')
+      for (const listener of expiredListeners) listener(clone(record));
+    notify(key);
+  }
+
+  /** The record if it exists and has not expired (expired ones are dropped on sight). */
+  function live(key: string, now = Date.now()): IdempotencyRecord | undefined {
+    const record = records.get(key);
+    if (record && record.expiresAt <= now) {
+      drop(key, record, now);
+      return undefined;
+    }
+    return record;
+  }
+
+  /** The record the token holds, or `LeaseLostError`. */
+  function owned(key: string, token: number): IdempotencyRecord {
+    const record = live(key);
+    if (!record || record.fencingToken !== token || record.status !== 'in_flight') {
+      throw new LeaseLostError(
+        key,
+        record ? `the record now has token ${record.fencingToken}` : 'the record is gone',
+      );
+    }
+    return record;
+  }
+
+  function notify(key: string): void {
+    const set = waiters.get(key);
+    if (!set) return;
+    waiters.delete(key);
+    for (const wake of set) wake();
+  }
+
+  function touch(record: IdempotencyRecord, audit?: AuditEntry): void {
+    record.updatedAt = Date.now();
+    if (audit) record.audit.push(audit);
+  }
+
+  const store: MemoryStore = {
+    get size() {
+      return records.size;
+    },
+
+    close() {
+      clearInterval(sweep);
+    },
+
+    async reserve(input: ReserveInput): Promise<ReserveResult> {
+      const now = Date.now();
+      const existing = live(input.key, now);
+      if (existing) return { acquired: false, record: clone(existing) };
+      const record: IdempotencyRecord = {
+        key: input.key,
+        scope: input.scope,
+        status: 'in_flight',
+        fingerprint: input.fingerprint,
+        method: input.method,
+        target: input.target,
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: now + input.ttlMs,
+        leaseOwner: input.owner,
+        leaseUntil: now + input.leaseMs,
+        fencingToken: ++tokens,
+        attempts: 1,
+        providerKey: input.providerKey,
+        revision: 0,
+        audit: [],
+      };
+      records.set(input.key, record);
+      return { acquired: true, record: clone(record) };
+    },
+
+    async complete(key: string, token: number, input: CompleteInput): Promise<IdempotencyRecord> {
+      const record = owned(key, token);
+      record.status = 'completed';
+      record.response = input.response;
+      record.providerKey = input.providerKey ?? record.providerKey;
+      record.leaseOwner = null;
+      record.leaseUntil = null;
+      record.expiresAt = Date.now() + input.ttlMs;
+      touch(record, input.audit);
+      notify(key);
+      return clone(record);
+    },
+
+    async release(key: string, token: number): Promise<void> {
+      owned(key, token);
+      records.delete(key);
+      notify(key);
+    },
+
+    async extend(key: string, token: number, leaseMs: number): Promise<number> {
+      const record = owned(key, token);
+      record.leaseUntil = Date.now() + leaseMs;
+      touch(record);
+      return record.leaseUntil;
+    },
+
+    async markUnknown(key: string, token: number, cause: string, ttlMs: number): Promise<void> {
+      const record = owned(key, token);
+      record.status = 'unknown';
+      record.leaseOwner = null;
+      record.leaseUntil = null;
+      record.expiresAt = Date.now() + ttlMs;
+      touch(record, { at: Date.now(), action: 'unknown', token, detail: cause });
+      notify(key);
+    },
+
+    async takeOver(key: string, input: TakeOverInput): Promise<TakeOverResult> {
+      const now = Date.now();
+      const record = live(key, now);
+      if (!record) return { won: false, record: undefined };
+      const takeable = record.status !== 'in_flight' || (record.leaseUntil ?? 0) <= now;
+      if (record.fencingToken !== input.expectedToken || !takeable)
+        return { won: false, record: clone(record) };
+      record.status = 'in_flight';
+      record.fencingToken = ++tokens;
+      record.leaseOwner = input.owner;
+      record.leaseUntil = now + input.leaseMs;
+      record.expiresAt = now + input.ttlMs;
+      record.attempts += 1;
+      if (input.fingerprint !== undefined) record.fingerprint = input.fingerprint;
+      if (input.providerKey !== undefined) record.providerKey = input.providerKey;
+      if (input.bumpRevision) record.revision += 1;
+      if (input.consumeGrant) record.overrideGrant = undefined;
+      touch(record, { ...input.audit, token: record.fencingToken });
+      return { won: true, record: clone(record) };
+    },
+
+    async get(key: string): Promise<IdempotencyRecord | undefined> {
+      const record = live(key);
+      return record && clone(record);
+    },
+
+    waitFor(key: string, timeoutMs: number, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
+      const now = Date.now();
+      const record = live(key, now);
+      if (
+        record?.status !== 'in_flight' ||
+        (record.leaseUntil ?? 0) <= now ||
+        timeoutMs <= 0 ||
+        signal?.aborted
+      ) {
+        return Promise.resolve(record && clone(record));
+      }
+      return new Promise((resolve) => {
+        const set = waiters.get(key) ?? new Set();
+        waiters.set(key, set);
+        const done = () => {
+          clearTimeout(timer);
+          set.delete(wake);
+          signal?.removeEventListener('abort', done);
+          const current = live(key);
+          resolve(current && clone(current));
+        };
+        const wake = done;
+        // Wake at the earlier of the timeout and the lease's end: an expired lease is news too.
+        const timer = setTimeout(done, Math.min(timeoutMs, (record.leaseUntil ?? now) - now + 1));
+        set.add(wake);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    },
+
+    async *list(filter: ListFilter = {}): AsyncIterable<IdempotencyRecord> {
+      const now = Date.now();
+      for (const [key] of records) {
+        const record = live(key, now);
+        if (!record) continue;
+        if (filter.status && effectiveStatus(record, now) !== filter.status) continue;
+        if (filter.namespace && !key.startsWith(`${filter.namespace}:`)) continue;
+        if (filter.createdBefore !== undefined && record.createdAt >= filter.createdBefore) continue;
+        yield clone(record);
+      }
+    },
+
+    async resolve(
+      key: string,
+      resolution: Resolution,
+      audit: AuditEntry,
+    ): Promise<IdempotencyRecord | undefined> {
+      const record = live(key);
+      if (!record) throw new RecordNotFoundError(key);
+      if (resolution.as === 'absent') {
+        records.delete(key);
+        notify(key);
+        return undefined;
+      }
+      record.status = 'completed';
+      record.response = resolution.response;
+      record.fencingToken = ++tokens; // fences out whoever held the lease
+      record.leaseOwner = null;
+      record.leaseUntil = null;
+      record.expiresAt = Date.now() + resolution.ttlMs;
+      touch(record, audit);
+      notify(key);
+      return clone(record);
+    },
+
+    async grantOverride(key: string, grant: Override, audit: AuditEntry): Promise<IdempotencyRecord> {
+      const record = live(key);
+      if (!record) throw new RecordNotFoundError(key);
+      record.overrideGrant = { reason: grant.reason, reviewer: grant.reviewer };
+      touch(record, audit);
+      return clone(record);
+    },
+
+    async purgeExpired(): Promise<number> {
+      return purge();
+    },
+
+    onExpiredUnknown(listener) {
+      expiredListeners.add(listener);
+      return () => expiredListeners.delete(listener);
+    },
+  };
+  return store;
+}
+
+function clone(record: IdempotencyRecord): IdempotencyRecord {
+  return structuredClone(record);
+}
