@@ -1,1 +1,1 @@
-export {};
+export { type StoreContractOptions, storeContract } from './contract.js';
