@@ -1,0 +1,37 @@
+import type { ErrorCode, Override } from '@oncely/core';
+
+/** The per-request `oncely` option of an axios config. */
+export interface OncelyRequestOptions {
+  /** The logical key of this operation (wins over derivation; still scoped and fingerprinted). */
+  key?: string | undefined;
+  /** Send this request as is: no key, no store call. */
+  skip?: boolean | undefined;
+  /** Reuse the key with a different payload, recorded in the audit trail. */
+  override?: Override | undefined;
+}
+
+/** What oncely did with a response: `response.oncely`. */
+export interface OncelyResponseInfo {
+  /** True when nothing was sent for this call: the response came from the store or an in-flight twin. */
+  replayed: boolean;
+  /** The store key (a hash), `undefined` when the request was not guarded. */
+  key: string | undefined;
+}
+
+// Type parameters repeat axios' own declarations exactly, as declaration merging requires.
+declare module 'axios' {
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors axios' declaration
+  interface AxiosRequestConfig<D = any, P = any> {
+    oncely?: OncelyRequestOptions | undefined;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny lint/complexity/noBannedTypes: mirrors axios' declaration
+  interface AxiosResponse<T = any, D = any, H = {}, P = any> {
+    /** Set on every response of a guarded request. */
+    oncely?: OncelyResponseInfo | undefined;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors axios' declaration
+  interface AxiosError<T = unknown, D = any, P = any> {
+    /** The oncely error code when oncely refused the call (also `code`; the oncely error is `cause`). */
+    oncelyCode?: ErrorCode | undefined;
+  }
+}
