@@ -221,6 +221,7 @@ export function runConformance(driver: ClientDriver, errors: NativeErrorShape): 
           const callsBefore = counting.total();
           const viaPlugin = await client.request(method, path, body, { headers });
           expect(counting.total()).toBe(callsBefore);
+          expect(server.requests()).toHaveLength(1);
           const viaBare = await bare().request(method, path, body, { headers });
           expect(viaPlugin.status).toBe(viaBare.status);
           expect(viaPlugin.replayed).toBe(false);
@@ -267,6 +268,9 @@ export function runConformance(driver: ClientDriver, errors: NativeErrorShape): 
         expect(counting.total()).toBe(before);
         expect([a.replayed, b.replayed]).toEqual([false, false]);
         expect(server.writes('/plain/')).toBe(2);
+        // The same call without skip is guarded: the store is wired, skip is what kept it out.
+        await client.request('POST', '/plain/orders', { amount: 1 });
+        expect(counting.total()).toBeGreaterThan(before);
       });
 
       it('explicit key: the key, not the body, decides what is the same operation', async () => {
