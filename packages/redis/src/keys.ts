@@ -1,0 +1,65 @@
+import { ConfigError } from '@oncely/core';
+
+/** The Redis keys and pub/sub channel of one store key. All share one hash tag, so one Cluster slot. */
+export interface KeySet {
+  /** The record: a hash. */
+  record: string;
+  /** The fencing-token sequence: outlives a released record so a token is never handed out twice. */
+  sequence: string;
+  /** A small copy of an `in_flight`/`unknown` record, kept past its expiry to report it as expired-unknown. */
+  marker: string;
+  /** The Redlock lease lock (Redlock mode only); never the record key, which Redlock would refuse. */
+  lock: string;
+  /** Published to when the record leaves `in_flight`. */
+  channel: string;
+}
+
+const SUFFIXES = { record: 'rec', sequence: 'seq', marker: 'unk', lock: 'lock', channel: 'done' } as const;
+
+/** Braces would move the hash tag; `%` is escaped so the encoding stays reversible. */
+const TAG_ESCAPES: Record<string, string> = { '%': '%25', '{': '%7B', '}': '%7D' };
+const TAG_UNESCAPES: Record<string, string> = { '%25': '%', '%7B': '{', '%7D': '}' };
+
+export function checkKeyPrefix(prefix: string): string {
+  if (typeof prefix !== 'string') throw new ConfigError('keyPrefix must be a string');
+  if (/[{}]/.test(prefix)) {
+    throw new ConfigError(
+      `keyPrefix '${prefix}' must not contain '{' or '}': Redis Cluster would hash the prefix instead of the key`,
+    );
+  }
+  return prefix;
+}
+
+export function keysFor(prefix: string, storeKey: string): KeySet {
+  const base = `${prefix}{${storeKey.replace(/[%{}]/g, (c) => TAG_ESCAPES[c]!)}}:`;
+  return {
+    record: base + SUFFIXES.record,
+    sequence: base + SUFFIXES.sequence,
+    marker: base + SUFFIXES.marker,
+    lock: base + SUFFIXES.lock,
+    channel: base + SUFFIXES.channel,
+  };
+}
+
+/** SCAN pattern matching every record key under the prefix (optionally one namespace). */
+export function recordPattern(prefix: string, namespace?: string): string {
+  const tagStart = namespace === undefined ? '' : `${namespace.replace(/[%{}]/g, (c) => TAG_ESCAPES[c]!)}:`;
+  return `${globEscape(prefix)}{${globEscape(tagStart)}*}:${SUFFIXES.record}`;
+}
+
+/** SCAN pattern matching every expired-unknown marker under the prefix. */
+export function markerPattern(prefix: string): string {
+  return `${globEscape(prefix)}{*}:${SUFFIXES.marker}`;
+}
+
+/** The store key a record or marker key belongs to, or `undefined` for a foreign key. */
+export function storeKeyOf(prefix: string, redisKey: string): string | undefined {
+  if (!redisKey.startsWith(`${prefix}{`)) return undefined;
+  const end = redisKey.lastIndexOf('}:');
+  if (end < prefix.length + 1) return undefined;
+  return redisKey.slice(prefix.length + 1, end).replace(/%25|%7B|%7D/g, (c) => TAG_UNESCAPES[c]!);
+}
+
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,78 @@
+import type { IdempotencyRecord, ListFilter } from '@oncely/core';
+import { bounded, type RedisClient, runScript } from './client.js';
+import { keysFor, markerPattern, recordPattern, storeKeyOf } from './keys.js';
+import { parseReply, recordFrom } from './record.js';
+
+interface ScanNode {
+  scanStream(options: { match: string; count: number }): AsyncIterable<string[]>;
+}
+
+const SCAN_COUNT = 500;
+
+/** Every master: SCAN only sees the keys of the node it runs on. */
+function scanNodes(client: RedisClient): ScanNode[] {
+  if (!client.isCluster) return [client as unknown as ScanNode];
+  return (client as unknown as { nodes(role: string): ScanNode[] }).nodes('master');
+}
+
+async function* scanKeys(client: RedisClient, match: string): AsyncIterable<string> {
+  for (const node of scanNodes(client)) {
+    for await (const batch of node.scanStream({ match, count: SCAN_COUNT })) yield* batch;
+  }
+}
+
+/** Records matching the filter; `unknown` includes `in_flight` records whose lease expired (by Redis' clock). */
+export async function* scanRecords(
+  client: RedisClient,
+  prefix: string,
+  filter: ListFilter,
+  read: (key: string) => Promise<{ record: IdempotencyRecord | undefined; now: number }>,
+): AsyncIterable<IdempotencyRecord> {
+  const seen = new Set<string>(); // SCAN may return a key twice
+  for await (const redisKey of scanKeys(client, recordPattern(prefix, filter.namespace))) {
+    const key = storeKeyOf(prefix, redisKey);
+    if (key === undefined || seen.has(key)) continue;
+    seen.add(key);
+    const { record, now } = await read(key);
+    if (!record) continue;
+    if (filter.status && effective(record, now) !== filter.status) continue;
+    if (filter.createdBefore !== undefined && record.createdAt >= filter.createdBefore) continue;
+    yield record;
+  }
+}
+
+function effective(record: IdempotencyRecord, now: number): IdempotencyRecord['status'] {
+  return record.status === 'in_flight' && (record.leaseUntil ?? 0) <= now ? 'unknown' : record.status;
+}
+
+/** Reports (once) each undecided record whose key expired; returns how many were reported. */
+export async function sweepMarkers(
+  client: RedisClient,
+  prefix: string,
+  timeoutMs: number,
+  report: (record: IdempotencyRecord) => void,
+): Promise<number> {
+  let reported = 0;
+  const markers: string[] = [];
+  await bounded(client, { operation: 'purgeExpired', key: prefix, timeoutMs: timeoutMs * 10 }, async () => {
+    for await (const marker of scanKeys(client, markerPattern(prefix))) markers.push(marker);
+  });
+  for (const marker of markers) {
+    const key = storeKeyOf(prefix, marker);
+    if (key === undefined) continue;
+    const k = keysFor(prefix, key);
+    const raw = await runScript(client, 'sweepMarker', [k.marker, k.record], [], {
+      operation: 'purgeExpired',
+      key,
+      timeoutMs,
+    });
+    const reply = parseReply(raw);
+    if (reply.outcome !== 'expired' || reply.rest.length === 0) continue;
+    const record = recordFrom(reply.rest);
+    // An in_flight record whose lease outlived it expired as in_flight, not as undecided.
+    if (record.status === 'in_flight' && (record.leaseUntil ?? 0) > record.expiresAt) continue;
+    reported++;
+    report(record);
+  }
+  return reported;
+}

@@ -1,0 +1,248 @@
+/**
+ * One Lua script per state transition, so each transition is atomic and costs one round trip.
+ * Every script reads the clock from Redis (`TIME`), never from the client, and replies with
+ * strings only (`{outcome, now, field, value, …}`), so RESP2 and RESP3 clients see the same reply.
+ * KEYS are always the record, its token sequence and its expired-unknown marker: all share one hash tag.
+ */
+
+const PRELUDE = `
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function num(n) return string.format('%.0f', n) end
+
+-- Present and not expired. Redis expires at PXAT+1ms; the store's contract says expiresAt <= now is gone.
+local function live(rec, now)
+  local at = redis.call('HGET', rec, 'expiresAt')
+  if not at then return false end
+  if tonumber(at) <= now then redis.call('DEL', rec) return false end
+  return true
+end
+
+local function reply(outcome, now, rec, skip_response)
+  local out = {outcome, num(now)}
+  if rec then
+    local all = redis.call('HGETALL', rec)
+    for i = 1, #all, 2 do
+      if not (skip_response and all[i] == 'response') then
+        out[#out + 1] = all[i]
+        out[#out + 1] = all[i + 1]
+      end
+    end
+  end
+  return out
+end
+
+-- The sequence outlives the record (a released key keeps it); a missing one is seeded from the
+-- clock in microseconds, so a token is never handed out twice for a key, even across expiry.
+local function next_token(seq, now_us, expires)
+  local last = tonumber(redis.call('GET', seq) or '0')
+  local token = math.max(last + 1, now_us)
+  local keep = redis.call('PEXPIRETIME', seq)
+  if keep > expires then expires = keep end
+  redis.call('SET', seq, num(token), 'PXAT', num(expires))
+  return token
+end
+
+local function keep_sequence(seq, expires)
+  local keep = redis.call('PEXPIRETIME', seq)
+  if keep >= 0 and keep < expires then redis.call('PEXPIREAT', seq, num(expires)) end
+end
+
+-- A nil return means the caller holds the record; else why it does not.
+local function owned(rec, token, owner, now)
+  if not live(rec, now) then return 'the record is gone' end
+  local f = redis.call('HMGET', rec, 'status', 'fencingToken', 'leaseOwner')
+  if f[2] ~= token then return 'the record now has token ' .. tostring(f[2]) end
+  if f[1] ~= 'in_flight' then return 'the record is now ' .. tostring(f[1]) end
+  if owner ~= '' and f[3] ~= owner then return 'the lease belongs to another owner' end
+  return nil
+end
+
+local function push_audit(rec, entry)
+  if entry == '' then return end
+  local list = redis.call('HGET', rec, 'audit')
+  if not list or list == '[]' then list = '[' .. entry .. ']'
+  else list = string.sub(list, 1, -2) .. ',' .. entry .. ']' end
+  redis.call('HSET', rec, 'audit', list)
+end
+
+-- A copy (without the response) kept past the record's expiry, to report an undecided record that expired.
+local function mark(marker, rec, expires, grace)
+  local all = redis.call('HGETALL', rec)
+  local copy = {}
+  for i = 1, #all, 2 do
+    if all[i] ~= 'response' then
+      copy[#copy + 1] = all[i]
+      copy[#copy + 1] = all[i + 1]
+    end
+  end
+  redis.call('DEL', marker)
+  redis.call('HSET', marker, unpack(copy))
+  redis.call('PEXPIREAT', marker, num(expires + tonumber(grace)))
+end
+`;
+
+/** KEYS: rec seq marker. ARGV: key scope fingerprint method target owner leaseMs ttlMs providerKey graceMs */
+const reserve = `
+local now, now_us = clock()
+if live(KEYS[1], now) then return reply('exists', now, KEYS[1]) end
+local expires = now + tonumber(ARGV[8])
+local token = next_token(KEYS[2], now_us, expires)
+redis.call('HSET', KEYS[1], 'key', ARGV[1], 'scope', ARGV[2], 'status', 'in_flight', 'fingerprint', ARGV[3],
+  'method', ARGV[4], 'target', ARGV[5], 'createdAt', num(now), 'updatedAt', num(now), 'expiresAt', num(expires),
+  'leaseOwner', ARGV[6], 'leaseUntil', num(now + tonumber(ARGV[7])), 'fencingToken', num(token),
+  'attempts', '1', 'revision', '0', 'audit', '[]')
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'providerKey', ARGV[9]) end
+redis.call('PEXPIREAT', KEYS[1], num(expires))
+mark(KEYS[3], KEYS[1], expires, ARGV[10])
+return reply('acquired', now, KEYS[1])
+`;
+
+/** KEYS: rec seq marker. ARGV: token owner responseJson ttlMs providerKey auditJson channel */
+const complete = `
+local now = clock()
+local lost = owned(KEYS[1], ARGV[1], ARGV[2], now)
+if lost then return {'lost', num(now), lost} end
+local expires = now + tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'status', 'completed', 'response', ARGV[3], 'leaseOwner', '', 'leaseUntil', '',
+  'expiresAt', num(expires), 'updatedAt', num(now))
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'providerKey', ARGV[5]) end
+push_audit(KEYS[1], ARGV[6])
+redis.call('PEXPIREAT', KEYS[1], num(expires))
+keep_sequence(KEYS[2], expires)
+redis.call('DEL', KEYS[3])
+redis.call('PUBLISH', ARGV[7], 'completed')
+return reply('ok', now, KEYS[1], true)
+`;
+
+/** KEYS: rec seq marker. ARGV: token owner channel */
+const release = `
+local now = clock()
+local lost = owned(KEYS[1], ARGV[1], ARGV[2], now)
+if lost then return {'lost', num(now), lost} end
+redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('PUBLISH', ARGV[3], 'released')
+return {'ok', num(now)}
+`;
+
+/** KEYS: rec seq marker. ARGV: token owner leaseMs */
+const extend = `
+local now = clock()
+local lost = owned(KEYS[1], ARGV[1], ARGV[2], now)
+if lost then return {'lost', num(now), lost} end
+local lease = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'leaseUntil', num(lease), 'updatedAt', num(now))
+return {'ok', num(now), num(lease)}
+`;
+
+/** KEYS: rec seq marker. ARGV: token owner cause ttlMs graceMs channel */
+const markUnknown = `
+local now = clock()
+local lost = owned(KEYS[1], ARGV[1], ARGV[2], now)
+if lost then return {'lost', num(now), lost} end
+local expires = now + tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'status', 'unknown', 'leaseOwner', '', 'leaseUntil', '',
+  'expiresAt', num(expires), 'updatedAt', num(now))
+push_audit(KEYS[1], '{"at":' .. num(now) .. ',"action":"unknown","token":' .. ARGV[1] .. ',"detail":' .. cjson.encode(ARGV[3]) .. '}')
+redis.call('PEXPIREAT', KEYS[1], num(expires))
+keep_sequence(KEYS[2], expires)
+mark(KEYS[3], KEYS[1], expires, ARGV[5])
+redis.call('PUBLISH', ARGV[6], 'unknown')
+return {'ok', num(now)}
+`;
+
+/**
+ * KEYS: rec seq marker.
+ * ARGV: expectedToken owner leaseMs ttlMs fingerprint providerKey bumpRevision consumeGrant auditJson graceMs
+ */
+const takeOver = `
+local now, now_us = clock()
+if not live(KEYS[1], now) then return {'gone', num(now)} end
+local f = redis.call('HMGET', KEYS[1], 'status', 'fencingToken', 'leaseUntil')
+local takeable = f[1] ~= 'in_flight' or (tonumber(f[3]) or 0) <= now
+if f[2] ~= ARGV[1] or not takeable then return reply('refused', now, KEYS[1]) end
+local expires = now + tonumber(ARGV[4])
+local token = next_token(KEYS[2], now_us, expires)
+redis.call('HSET', KEYS[1], 'status', 'in_flight', 'fencingToken', num(token), 'leaseOwner', ARGV[2],
+  'leaseUntil', num(now + tonumber(ARGV[3])), 'expiresAt', num(expires), 'updatedAt', num(now))
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'fingerprint', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'providerKey', ARGV[6]) end
+if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[1], 'revision', 1) end
+if ARGV[8] == '1' then redis.call('HDEL', KEYS[1], 'overrideGrant') end
+push_audit(KEYS[1], '{"token":' .. num(token) .. ',' .. string.sub(ARGV[9], 2))
+redis.call('PEXPIREAT', KEYS[1], num(expires))
+mark(KEYS[3], KEYS[1], expires, ARGV[10])
+return reply('won', now, KEYS[1])
+`;
+
+/** KEYS: rec. */
+const read = `
+local now = clock()
+if not live(KEYS[1], now) then return {'gone', num(now)} end
+return reply('ok', now, KEYS[1])
+`;
+
+/** KEYS: rec seq marker. ARGV: as(completed|absent) responseJson ttlMs auditJson channel */
+const resolve = `
+local now, now_us = clock()
+if not live(KEYS[1], now) then return {'gone', num(now)} end
+if ARGV[1] == 'absent' then
+  redis.call('DEL', KEYS[1], KEYS[3])
+  redis.call('PUBLISH', ARGV[5], 'resolved')
+  return {'deleted', num(now)}
+end
+local expires = now + tonumber(ARGV[3])
+local token = next_token(KEYS[2], now_us, expires)
+redis.call('HSET', KEYS[1], 'status', 'completed', 'response', ARGV[2], 'fencingToken', num(token),
+  'leaseOwner', '', 'leaseUntil', '', 'expiresAt', num(expires), 'updatedAt', num(now))
+push_audit(KEYS[1], ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], num(expires))
+redis.call('DEL', KEYS[3])
+redis.call('PUBLISH', ARGV[5], 'resolved')
+return reply('ok', now, KEYS[1])
+`;
+
+/** KEYS: rec. ARGV: grantJson auditJson */
+const grantOverride = `
+local now = clock()
+if not live(KEYS[1], now) then return {'gone', num(now)} end
+redis.call('HSET', KEYS[1], 'overrideGrant', ARGV[1], 'updatedAt', num(now))
+push_audit(KEYS[1], ARGV[2])
+return reply('ok', now, KEYS[1])
+`;
+
+/** KEYS: marker rec. The marker of a record that is gone is handed back once, then deleted. */
+const sweepMarker = `
+local now = clock()
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'live', num(now)} end
+local out = reply('expired', now, KEYS[1])
+redis.call('DEL', KEYS[1])
+return out
+`;
+
+/** Script name → [Lua body, number of KEYS]. Names become ioredis commands prefixed with `oncely`. */
+export const SCRIPTS = {
+  reserve: [reserve, 3],
+  complete: [complete, 3],
+  release: [release, 3],
+  extend: [extend, 3],
+  markUnknown: [markUnknown, 3],
+  takeOver: [takeOver, 3],
+  read: [read, 1],
+  resolve: [resolve, 3],
+  grantOverride: [grantOverride, 1],
+  sweepMarker: [sweepMarker, 2],
+} as const satisfies Record<string, readonly [string, number]>;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+export function scriptSource(name: ScriptName): string {
+  return PRELUDE + SCRIPTS[name][0];
+}
+
+export function commandName(name: ScriptName): string {
+  return `oncely${name[0]!.toUpperCase()}${name.slice(1)}`;
+}

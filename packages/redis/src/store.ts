@@ -1,0 +1,325 @@
+import {
+  type AuditEntry,
+  type CompleteInput,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  LeaseLostError,
+  type ListFilter,
+  type Override,
+  RecordNotFoundError,
+  type ReserveInput,
+  type ReserveResult,
+  type Resolution,
+  StoreUnavailableError,
+  type TakeOverInput,
+  type TakeOverResult,
+} from '@oncely/core';
+import { defineScripts, runScript } from './client.js';
+import { Holds } from './holds.js';
+import { type KeySet, keysFor } from './keys.js';
+import { LeaseHeldError, type LeaseLock, type LeaseLocks, redlockLeases } from './lease.js';
+import { type RedisStoreOptions, resolveOptions } from './options.js';
+import { auditJson, parseReply, type Reply, recordFrom } from './record.js';
+import { scanRecords, sweepMarkers } from './scan.js';
+import type { ScriptName } from './scripts.js';
+import { Doorbell, Wakeups } from './wakeups.js';
+
+export interface RedisStore extends IdempotencyStore {
+  /** The prefix every key of this store starts with. */
+  readonly keyPrefix: string;
+  /** Closes the connections the store opened itself (the wake-up subscriber) and stops its sweep. Never the caller's clients. */
+  close(): Promise<void>;
+}
+
+/** How long (at most) to wait for a previous holder's Redlock lock to lapse after taking a record over. */
+const LOCK_RETRY_MS = 50;
+
+/**
+ * The production store: every transition is one Lua script (one round trip), fenced by a token
+ * per key; the clock is Redis'; records expire in Redis; waiters are woken over pub/sub.
+ */
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  const config = resolveOptions(options);
+  const { client, keyPrefix, commandTimeoutMs } = config;
+  defineScripts(client);
+  const leases: LeaseLocks | undefined = config.redlock && redlockLeases(config.redlock);
+  const holds = new Holds();
+  const wakeups = new Wakeups(client, commandTimeoutMs);
+  const expiredListeners = new Set<(record: IdempotencyRecord) => void>();
+  let sweeper: NodeJS.Timeout | undefined;
+
+  const keys = (key: string): KeySet => keysFor(keyPrefix, key);
+  const owned = (k: KeySet) => [k.record, k.sequence, k.marker];
+
+  async function call(
+    name: ScriptName,
+    operation: string,
+    key: string,
+    keyList: string[],
+    args: (string | number)[],
+    onLate?: (reply: Reply) => void,
+  ): Promise<Reply> {
+    const raw = await runScript(client, name, keyList, args, {
+      operation,
+      key,
+      timeoutMs: commandTimeoutMs,
+      onLate: onLate && ((value) => onLate(parseReply(value))),
+    });
+    return parseReply(raw);
+  }
+
+  /** The hold a write needs: the owner to check, and in Redlock mode a lock still held. */
+  function holdFor(key: string, token: number): string {
+    const hold = holds.get(key, token);
+    if (hold?.lost || (hold?.lock && hold.lock.validUntil <= Date.now())) {
+      holds.take(key, token);
+      throw new LeaseLostError(key, 'the Redlock lease lock was lost');
+    }
+    return hold?.owner ?? '';
+  }
+
+  function lostIf(reply: Reply, key: string, token: number): void {
+    if (reply.outcome !== 'lost') return;
+    void unlock(holds.take(key, token)?.lock);
+    throw new LeaseLostError(key, reply.rest[0]);
+  }
+
+  async function unlock(lock: LeaseLock | undefined): Promise<void> {
+    await lock?.release().catch(() => undefined); // it lapses by itself anyway
+  }
+
+  /** Redlock mode: the lease is only ours once a quorum locked it; `false` when another owner holds it. */
+  async function lockLease(key: string, leaseMs: number, patient: boolean): Promise<LeaseLock> {
+    const started = Date.now();
+    for (;;) {
+      try {
+        return await leases!.acquire(keys(key).lock, leaseMs);
+      } catch (error) {
+        const retry = patient && error instanceof LeaseHeldError && Date.now() - started < leaseMs;
+        if (!retry) throw new StoreUnavailableError('lease-lock', error, key);
+        await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+      }
+    }
+  }
+
+  /** Records the grant; in Redlock mode locks it first, undoing the grant if the quorum refuses. */
+  async function grant(record: IdempotencyRecord, owner: string, leaseMs: number, patient: boolean) {
+    const { key, fencingToken: token } = record;
+    const hold = {
+      owner,
+      lock: undefined as LeaseLock | undefined,
+      lost: false,
+      staleAfter: record.expiresAt,
+    };
+    holds.set(key, token, hold);
+    if (!leases) return;
+    try {
+      hold.lock = await lockLease(key, leaseMs, patient);
+    } catch (error) {
+      holds.take(key, token);
+      // Fail closed: nothing may be sent without the quorum lease; the grant is given back.
+      const undo = record.attempts > 1 ? undoTakeOver : store.release;
+      await undo(key, token).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async function undoTakeOver(key: string, token: number): Promise<void> {
+    await store.markUnknown(key, token, 'the Redlock lease could not be locked', 60_000);
+  }
+
+  async function read(key: string): Promise<{ record: IdempotencyRecord | undefined; now: number }> {
+    const reply = await call('read', 'get', key, [keys(key).record], []);
+    return { record: reply.outcome === 'ok' ? recordFrom(reply.rest) : undefined, now: reply.now };
+  }
+
+  function publishExpired(record: IdempotencyRecord): void {
+    for (const listener of expiredListeners) listener(record);
+  }
+
+  async function sweep(): Promise<number> {
+    return sweepMarkers(client, keyPrefix, commandTimeoutMs, publishExpired);
+  }
+
+  const store: RedisStore = {
+    keyPrefix,
+
+    async reserve(input: ReserveInput): Promise<ReserveResult> {
+      const k = keys(input.key);
+      const args = [
+        input.key,
+        input.scope,
+        input.fingerprint,
+        input.method,
+        input.target,
+        input.owner,
+        input.leaseMs,
+        input.ttlMs,
+        input.providerKey ?? '',
+        config.expiredUnknownGraceMs,
+      ];
+      // A reservation that lands after we reported the store unavailable is given back: nothing was sent.
+      const giveBack = (late: Reply) => {
+        if (late.outcome !== 'acquired') return;
+        const token = recordFrom(late.rest).fencingToken;
+        void call('release', 'release', input.key, owned(k), [token, input.owner, k.channel]).catch(
+          () => undefined,
+        );
+      };
+      const reply = await call('reserve', 'reserve', input.key, owned(k), args, giveBack);
+      const record = recordFrom(reply.rest);
+      if (reply.outcome !== 'acquired') return { acquired: false, record };
+      await grant(record, input.owner, input.leaseMs, true);
+      return { acquired: true, record };
+    },
+
+    async complete(key: string, token: number, input: CompleteInput): Promise<IdempotencyRecord> {
+      const owner = holdFor(key, token);
+      const k = keys(key);
+      const args = [
+        token,
+        owner,
+        JSON.stringify(input.response),
+        input.ttlMs,
+        input.providerKey ?? '',
+        auditJson(input.audit),
+        k.channel,
+      ];
+      const reply = await call('complete', 'complete', key, owned(k), args);
+      lostIf(reply, key, token);
+      void unlock(holds.take(key, token)?.lock);
+      return recordFrom(reply.rest, input.response);
+    },
+
+    async release(key: string, token: number): Promise<void> {
+      const owner = holdFor(key, token);
+      const k = keys(key);
+      const reply = await call('release', 'release', key, owned(k), [token, owner, k.channel]);
+      lostIf(reply, key, token);
+      void unlock(holds.take(key, token)?.lock);
+    },
+
+    async extend(key: string, token: number, leaseMs: number): Promise<number> {
+      const owner = holdFor(key, token);
+      const reply = await call('extend', 'extend', key, owned(keys(key)), [token, owner, leaseMs]);
+      lostIf(reply, key, token);
+      const hold = holds.get(key, token);
+      if (hold?.lock) {
+        try {
+          await hold.lock.extend(leaseMs);
+        } catch {
+          hold.lost = true;
+          throw new LeaseLostError(key, 'the Redlock lease lock could not be extended');
+        }
+      }
+      return Number(reply.rest[0]);
+    },
+
+    async markUnknown(key: string, token: number, cause: string, ttlMs: number): Promise<void> {
+      const owner = holdFor(key, token);
+      const k = keys(key);
+      const args = [token, owner, cause, ttlMs, config.expiredUnknownGraceMs, k.channel];
+      const reply = await call('markUnknown', 'markUnknown', key, owned(k), args);
+      lostIf(reply, key, token);
+      void unlock(holds.take(key, token)?.lock);
+    },
+
+    async takeOver(key: string, input: TakeOverInput): Promise<TakeOverResult> {
+      const args = [
+        input.expectedToken,
+        input.owner,
+        input.leaseMs,
+        input.ttlMs,
+        input.fingerprint ?? '',
+        input.providerKey ?? '',
+        input.bumpRevision ? '1' : '0',
+        input.consumeGrant ? '1' : '0',
+        auditJson(input.audit, true),
+        config.expiredUnknownGraceMs,
+      ];
+      const reply = await call('takeOver', 'takeOver', key, owned(keys(key)), args);
+      if (reply.outcome === 'gone') return { won: false, record: undefined };
+      const record = recordFrom(reply.rest);
+      if (reply.outcome !== 'won') return { won: false, record };
+      await grant(record, input.owner, input.leaseMs, true);
+      return { won: true, record };
+    },
+
+    async get(key: string): Promise<IdempotencyRecord | undefined> {
+      return (await read(key)).record;
+    },
+
+    async waitFor(
+      key: string,
+      timeoutMs: number,
+      signal?: AbortSignal,
+    ): Promise<IdempotencyRecord | undefined> {
+      const deadline = Date.now() + timeoutMs;
+      if (timeoutMs <= 0 || signal?.aborted) return store.get(key);
+      const bell = new Doorbell();
+      // Subscribe before reading, so a completion between the two is not missed. Without a
+      // subscription (store trouble) the bounded poll still finds the outcome.
+      const stop = await wakeups.listen(keys(key).channel, bell.ring).catch(() => () => undefined);
+      try {
+        for (;;) {
+          const { record, now } = await read(key);
+          const leaseLeft = (record?.leaseUntil ?? 0) - now;
+          const left = deadline - Date.now();
+          if (record?.status !== 'in_flight' || leaseLeft <= 0 || left <= 0 || signal?.aborted) return record;
+          await bell.wait(Math.min(left, leaseLeft + 1, config.pollIntervalMs), signal);
+        }
+      } finally {
+        stop();
+      }
+    },
+
+    list(filter: ListFilter = {}): AsyncIterable<IdempotencyRecord> {
+      return scanRecords(client, keyPrefix, filter, read);
+    },
+
+    async resolve(
+      key: string,
+      resolution: Resolution,
+      audit: AuditEntry,
+    ): Promise<IdempotencyRecord | undefined> {
+      const k = keys(key);
+      const args =
+        resolution.as === 'absent'
+          ? ['absent', '', 0, auditJson(audit), k.channel]
+          : ['completed', JSON.stringify(resolution.response), resolution.ttlMs, auditJson(audit), k.channel];
+      const reply = await call('resolve', 'resolve', key, owned(k), args);
+      if (reply.outcome === 'gone') throw new RecordNotFoundError(key);
+      return reply.outcome === 'deleted' ? undefined : recordFrom(reply.rest);
+    },
+
+    async grantOverride(key: string, grant: Override, audit: AuditEntry): Promise<IdempotencyRecord> {
+      const args = [JSON.stringify({ reason: grant.reason, reviewer: grant.reviewer }), auditJson(audit)];
+      const reply = await call('grantOverride', 'grantOverride', key, [keys(key).record], args);
+      if (reply.outcome === 'gone') throw new RecordNotFoundError(key);
+      return recordFrom(reply.rest);
+    },
+
+    /** Records expire in Redis by themselves; this reports undecided ones that expired and returns how many. */
+    purgeExpired: sweep,
+
+    onExpiredUnknown(listener) {
+      expiredListeners.add(listener);
+      sweeper ??= setInterval(() => void sweep().catch(() => undefined), config.sweepEveryMs).unref();
+      return () => {
+        expiredListeners.delete(listener);
+        if (expiredListeners.size === 0) {
+          clearInterval(sweeper);
+          sweeper = undefined;
+        }
+      };
+    },
+
+    async close() {
+      clearInterval(sweeper);
+      sweeper = undefined;
+      expiredListeners.clear();
+      wakeups.close();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,100 @@
+import { bounded, type RedisClient } from './client.js';
+
+/**
+ * Cross-process wake-ups: the transition scripts PUBLISH on the key's channel when a record leaves
+ * `in_flight`. One subscriber connection per store (a duplicate of the user's client, which we
+ * therefore may close), subscribed per waited key while someone waits on it.
+ */
+export class Wakeups {
+  private subscriber: RedisClient | undefined;
+  private readonly listeners = new Map<string, Set<() => void>>();
+  private closed = false;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Calls `wake` on each message for `channel` until the returned function is called. */
+  async listen(channel: string, wake: () => void): Promise<() => void> {
+    let set = this.listeners.get(channel);
+    const first = !set;
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+    }
+    set.add(wake);
+    const stop = () => this.unlisten(channel, wake);
+    if (first) {
+      try {
+        const subscriber = this.connection();
+        await bounded(subscriber, { operation: 'subscribe', key: channel, timeoutMs: this.timeoutMs }, () =>
+          subscriber.subscribe(channel),
+        );
+      } catch (error) {
+        stop();
+        throw error;
+      }
+    }
+    return stop;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.listeners.clear();
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
+  }
+
+  private unlisten(channel: string, wake: () => void): void {
+    const set = this.listeners.get(channel);
+    if (!set?.delete(wake) || set.size > 0) return;
+    this.listeners.delete(channel);
+    this.subscriber?.unsubscribe(channel).catch(() => undefined);
+  }
+
+  private connection(): RedisClient {
+    if (this.closed) throw new Error('the store is closed');
+    if (!this.subscriber) {
+      const subscriber = this.client.duplicate();
+      subscriber.on('message', (channel: string) => {
+        for (const wake of this.listeners.get(channel) ?? []) wake();
+      });
+      // Errors reach the waiters through the fallback poll; an unhandled 'error' event would crash.
+      subscriber.on('error', () => undefined);
+      this.subscriber = subscriber;
+    }
+    return this.subscriber;
+  }
+}
+
+/** A bell that remembers a ring until someone waits, so a message between a read and a wait is not lost. */
+export class Doorbell {
+  private rung = false;
+  private ring_: (() => void) | undefined;
+
+  ring = (): void => {
+    this.rung = true;
+    this.ring_?.();
+  };
+
+  /** Resolves on a ring (possibly one already heard), after `ms`, or on abort. */
+  wait(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.rung || signal?.aborted) {
+      this.rung = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.ring_ = undefined;
+        this.rung = false;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.ring_ = done;
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+}
