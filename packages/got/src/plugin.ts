@@ -1,0 +1,77 @@
+import {
+  ConfigError,
+  type ExecuteOptions,
+  type Idempotency,
+  type OutgoingRequest,
+  REPLAYED_HEADER,
+} from '@oncely/core';
+import type { BeforeRequestHook, ExtendOptions, NormalizedOptions } from 'got';
+import { asReusable, drain, ONE_SHOT_BODY, type ReusableBody } from './body.js';
+import { readRequestOptions } from './context.js';
+import { GuardedResponse } from './response.js';
+import { sendAttempt } from './send.js';
+
+export interface GotPluginOptions {
+  /** Largest one-shot body (stream, iterable, FormData) buffered for safe re-sends. Default 4 MiB. */
+  maxBodyBytes?: number | undefined;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * got extend options that make guarded writes idempotent: `got.extend(idempotency(idem))`.
+ *
+ * One `beforeRequest` hook; got runs it once per attempt, its own retries included. For a
+ * guarded request the hook runs the attempt through `idem.execute`, whose `send` performs the
+ * network call with got (see `sendAttempt`), and returns the result as the response of this
+ * attempt. Unguarded requests (GET, `skip`, …) are left untouched: the hook returns nothing.
+ */
+export function idempotency(idem: Idempotency, settings: GotPluginOptions = {}): ExtendOptions {
+  const maxBodyBytes = settings.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  const beforeRequest: BeforeRequestHook = async (options) => {
+    const url = String(options.url);
+    const executeOptions = readRequestOptions(options.context, options.signal as AbortSignal | undefined);
+    if (!idem.isGuarded(options.method, url, executeOptions)) return undefined;
+    if (options.isStream && options.body === undefined) {
+      throw new ConfigError(
+        'got.stream() writes its body after hooks run, so oncely can neither fingerprint nor re-send it. ' +
+          'Pass the body as `body`/`json`/`form`, use the promise API, or set context.oncely.skip',
+      );
+    }
+    const request: OutgoingRequest = { method: options.method, url, headers: options.headers };
+    const body = await reusableBody(idem, options, request, executeOptions, maxBodyBytes);
+    const result = await idem.execute(
+      { ...request, body },
+      (prepared) => sendAttempt(options, prepared, body),
+      executeOptions,
+    );
+    // Core marks every response it did not fetch for this call; the header is the documented signal.
+    const replayed = result.replayed || result.response.headers[REPLAYED_HEADER] === 'true';
+    return new GuardedResponse(result.response, url, replayed) as unknown as Awaited<
+      ReturnType<BeforeRequestHook>
+    >;
+  };
+
+  return { hooks: { beforeRequest: [beforeRequest] } };
+}
+
+/**
+ * The body as bytes got and core can both reuse. A one-shot body is accepted only when the request
+ * has a key without it (explicit key or key rule); it is then buffered and replaces the option, so
+ * got's own retries send the same bytes instead of failing on a consumed stream.
+ */
+async function reusableBody(
+  idem: Idempotency,
+  options: NormalizedOptions,
+  request: OutgoingRequest,
+  executeOptions: ExecuteOptions,
+  maxBodyBytes: number,
+): Promise<ReusableBody> {
+  const reusable = asReusable(options.body);
+  if (reusable !== null) return reusable;
+  idem.keyFor({ ...request, body: ONE_SHOT_BODY }, executeOptions); // throws KeyDerivationError: nothing read, nothing sent
+  const bytes = await drain(options.body, maxBodyBytes);
+  options.body = bytes;
+  return bytes;
+}

@@ -1,0 +1,75 @@
+import { Buffer } from 'node:buffer';
+import type { PreparedRequest, WireResponse } from '@oncely/core';
+import got, { type Hooks, type NormalizedOptions, Options, type Response } from 'got';
+
+/** The network attempt is the whole request: no hook may run twice, got's retry belongs to the outer call. */
+const NO_HOOKS: Hooks = {
+  init: [],
+  beforeRequest: [],
+  beforeRedirect: [],
+  beforeCache: [],
+  beforeError: [],
+  beforeRetry: [],
+  afterResponse: [],
+};
+
+/**
+ * got 14 documents `got(url, undefined, options)` for requests from an `Options` instance
+ * (documentation/2-options.md); its overload types leave the third argument out.
+ */
+const gotWithOptions = got as unknown as (
+  url: URL,
+  options: undefined,
+  defaults: Options,
+) => Promise<Response<Buffer>>;
+
+const DECODED_ENCODINGS = new Set(['gzip', 'deflate', 'br', 'zstd']);
+
+/**
+ * Performs ONE network attempt with got itself, from a copy of the caller's normalised options
+ * (agents, timeouts, TLS, DNS and signal included), applying what core prepared. Redirects,
+ * cookies, status errors and retries stay with the caller's got call, which sees this attempt's
+ * response exactly once. Transport errors are got's own `RequestError`s, thrown as they are.
+ */
+export async function sendAttempt(
+  options: NormalizedOptions,
+  prepared: PreparedRequest,
+  body: string | Uint8Array | undefined,
+): Promise<WireResponse> {
+  const attempt = new Options(undefined, undefined, options as unknown as Options);
+  attempt.hooks = NO_HOOKS;
+  attempt.retry = { ...options.retry, limit: 0 };
+  attempt.isStream = false;
+  attempt.resolveBodyOnly = false;
+  attempt.responseType = 'buffer';
+  attempt.throwHttpErrors = false;
+  attempt.followRedirect = false;
+  attempt.cookieJar = undefined;
+  attempt.cache = false;
+  const headers = { ...options.headers, ...prepared.setHeaders };
+  // A body rewritten by core (provider key in a body field) has another length.
+  if (prepared.body !== undefined) delete headers['content-length'];
+  attempt.headers = headers;
+  attempt.body = prepared.body ?? body;
+  const response = await gotWithOptions(attempt.url as URL, undefined, attempt);
+  return toWire(response, attempt.decompress);
+}
+
+/** got hands back the decoded body; the headers must describe those bytes, not the compressed ones. */
+function toWire(response: Response<Buffer>, decompressed: boolean): WireResponse {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value !== undefined) headers[name] = value;
+  }
+  const encoding = String(headers['content-encoding'] ?? '').toLowerCase();
+  if (decompressed && DECODED_ENCODINGS.has(encoding)) {
+    delete headers['content-encoding'];
+    headers['content-length'] = String(response.rawBody.byteLength);
+  }
+  return {
+    status: response.statusCode,
+    statusText: response.statusMessage,
+    headers,
+    body: response.rawBody ?? Buffer.alloc(0),
+  };
+}
