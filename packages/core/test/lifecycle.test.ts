@@ -240,7 +240,10 @@ describe('conflict table', () => {
     const gate = deferred();
     const owner = a.idem.execute(
       charge({ amount: 1 }),
-      fakeSend(async () => (await gate.promise, jsonResponse(200, {}))),
+      fakeSend(async () => {
+        await gate.promise;
+        return jsonResponse(200, {});
+      }),
       { key: 'k' },
     );
     await vi.waitFor(() => expect(a.types()).toContain('sent'));
