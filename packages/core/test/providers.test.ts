@@ -133,8 +133,12 @@ function keySent(preset: ProviderPreset, prepared: PreparedRequest, original?: s
     const raw = prepared.setHeaders[carry.header.toLowerCase()];
     return raw === undefined ? undefined : parseHeaderValue(raw, carry.format);
   }
-  const body = JSON.parse(prepared.body ?? original ?? '{}') as Record<string, unknown>;
+  const body = JSON.parse(text(prepared.body) ?? original ?? '{}') as Record<string, unknown>;
   return body[carry.bodyField] as string | undefined;
+}
+
+function text(body: string | Uint8Array | undefined): string | undefined {
+  return body instanceof Uint8Array ? new TextDecoder().decode(body) : body;
 }
 
 function connectionReset(): Error {
@@ -176,7 +180,7 @@ describe.each(names)('preset %s', (name) => {
       expect(raw.startsWith('"') && raw.endsWith('"')).toBe(expected.carry.sf === true);
     } else {
       expect(prepared.setHeaders).toEqual({});
-      const body = JSON.parse(prepared.body!) as Record<string, unknown>;
+      const body = JSON.parse(text(prepared.body)!) as Record<string, unknown>;
       expect(body).toMatchObject({ amount: 100, order_id: 'o-1', [expected.carry.bodyField]: key });
     }
     if (expected.uuid) expect(key).toMatch(UUID);
