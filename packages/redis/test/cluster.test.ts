@@ -1,0 +1,89 @@
+import { createIdempotency, type WireResponse } from '@oncely/core';
+import { storeContract } from '@oncely/core/testing';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisStore, redisStore } from '../src/index.js';
+import { keysFor } from '../src/keys.js';
+import { type RedisCluster, startCluster } from './support/redis-server.js';
+
+/** One real 3-master cluster for the whole file, started and destroyed here. */
+let cluster: RedisCluster;
+const clients: Cluster[] = [];
+const connect = async () => {
+  const client = new Cluster(cluster.startupNodes);
+  clients.push(client);
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve);
+    client.once('error', reject);
+  });
+  return client;
+};
+
+beforeAll(async () => {
+  cluster = await startCluster(3);
+}, 60_000);
+
+afterAll(async () => {
+  for (const client of clients) client.disconnect();
+  await cluster?.destroy();
+});
+
+let contractStore: RedisStore;
+storeContract(
+  'redis cluster (3 masters)',
+  async () => {
+    contractStore = redisStore({ client: await connect(), keyPrefix: 'oncely:' });
+    return contractStore;
+  },
+  { teardown: () => contractStore.close() },
+);
+
+describe('cluster key layout', () => {
+  it('every key of one store key lands in one slot, and store keys spread over the masters', async () => {
+    const client = await connect();
+    const slotsOf = async (key: string) => {
+      const k = keysFor('oncely:', key);
+      return new Set(
+        await Promise.all(
+          [k.record, k.sequence, k.marker, k.lock].map((name) => client.cluster('KEYSLOT', name)),
+        ),
+      );
+    };
+    const ranges = (await client.cluster('SLOTS')) as [number, number, [string, number]][];
+    const masterOf = (slot: number) => ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
+    const masters = new Set<number | undefined>();
+    for (let i = 0; i < 30; i++) {
+      const slots = await slotsOf(`billing:${i.toString(16).padStart(64, '0')}`);
+      expect(slots.size).toBe(1);
+      masters.add(masterOf([...slots][0]!));
+    }
+    expect(masters.size).toBeGreaterThan(1);
+    expect(masters.has(undefined)).toBe(false);
+    // Store keys whose namespace contains braces still share one slot per key.
+    expect((await slotsOf('we{ir}d:ns')).size).toBe(1);
+  });
+
+  it('two processes-worth of clients on the cluster send once for the same request', async () => {
+    const a = redisStore({ client: await connect(), keyPrefix: 'e2e:' });
+    const b = redisStore({ client: await connect(), keyPrefix: 'e2e:' });
+    let sends = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const send = async (): Promise<WireResponse> => {
+      sends++;
+      await gate;
+      return { status: 201, headers: {}, body: Buffer.from('ok') };
+    };
+    const request = { method: 'POST', url: 'http://127.0.0.1/v1/orders', headers: {}, body: '{"n":1}' };
+    const first = createIdempotency({ store: a, namespace: 'cl' }).execute(request, send);
+    const second = createIdempotency({ store: b, namespace: 'cl' }).execute(request, send);
+    await expect.poll(() => sends).toBe(1);
+    release();
+    const results = await Promise.all([first, second]);
+    expect(sends).toBe(1);
+    expect(results.map((r) => r.replayed).sort()).toEqual([false, true]);
+    await Promise.all([a.close(), b.close()]);
+  });
+});
