@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { useFakeServer } from './harness.js';
+
+/** The adapter sees the body after transformRequest: every way of writing one payload is one operation. */
+describe('request bodies', () => {
+  const { server, client } = useFakeServer();
+  const json = { headers: { 'content-type': 'application/json' } };
+
+  it('a JSON object, the same JSON as a string with other key order, and as a Buffer: one write', async () => {
+    const { instance } = client();
+    const a = await instance.post('/plain/orders', { amount: 1, currency: 'eur' });
+    const b = await instance.post('/plain/orders', '{"currency":"eur","amount":1}', json);
+    const c = await instance.post('/plain/orders', Buffer.from('{"amount":1,"currency":"eur"}'), json);
+    expect([a.oncely?.replayed, b.oncely?.replayed, c.oncely?.replayed]).toEqual([false, true, true]);
+    expect(server().writes()).toBe(1);
+  });
+
+  it('URLSearchParams and the equivalent form string: one write, sent form-encoded', async () => {
+    const { instance } = client();
+    const a = await instance.post('/plain/orders', new URLSearchParams({ amount: '1', ref: 'f' }));
+    const b = await instance.post('/plain/orders', 'ref=f&amount=1', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(a.data).toMatchObject({ amount: '1', ref: 'f' });
+    expect(b.oncely?.replayed).toBe(true);
+    expect(server().writes()).toBe(1);
+    expect(server().requests()[0]?.headers['content-type']).toMatch(/x-www-form-urlencoded/);
+  });
+
+  it('a Uint8Array body is guarded by its bytes', async () => {
+    const { instance } = client();
+    const bytes = new Uint8Array([1, 2, 3]);
+    const octets = { headers: { 'content-type': 'application/octet-stream' } };
+    await instance.post('/plain/blobs', bytes, octets);
+    const again = await instance.post('/plain/blobs', new Uint8Array([1, 2, 3]), octets);
+    const other = await instance.post('/plain/blobs', new Uint8Array([1, 2, 4]), octets);
+    expect([again.oncely?.replayed, other.oncely?.replayed]).toEqual([true, false]);
+    expect(server().writes()).toBe(2);
+  });
+
+  it('different basic-auth users never share a key (auth option counts as a credential)', async () => {
+    const { instance } = client();
+    const as = (username: string) => ({ auth: { username, password: 'pw' } });
+    const alice = await instance.post('/plain/orders', { amount: 1 }, as('alice'));
+    const bob = await instance.post('/plain/orders', { amount: 1 }, as('bob'));
+    const aliceAgain = await instance.post('/plain/orders', { amount: 1 }, as('alice'));
+    expect([alice.oncely?.replayed, bob.oncely?.replayed, aliceAgain.oncely?.replayed]).toEqual([
+      false,
+      false,
+      true,
+    ]);
+    expect(server().writes()).toBe(2);
+  });
+
+  it('baseURL, url and params make the target: other params, other operation', async () => {
+    const { instance } = client();
+    await instance.post('/plain/orders', { amount: 1 }, { params: { expand: 'a' } });
+    const same = await instance.post('/plain/orders?expand=a', { amount: 1 });
+    const other = await instance.post('/plain/orders', { amount: 1 }, { params: { expand: 'b' } });
+    expect([same.oncely?.replayed, other.oncely?.replayed]).toEqual([true, false]);
+    expect(server().writes()).toBe(2);
+  });
+});
