@@ -7,9 +7,11 @@ import type { WireResponse } from './types.js';
  * - `not-executed`: the server refused before acting → release the key;
  * - `ambiguous`: it may have acted → record `unknown`;
  * - `in-use`: the provider is still running an earlier attempt with this key → wait and re-send;
- * - `mismatch`: the provider saw this key with other parameters → `PayloadMismatchError`.
+ * - `mismatch`: the provider saw this key with other parameters → `PayloadMismatchError`;
+ * - `existing`: the provider says an earlier attempt with this key created a resource, and names it
+ *   → fetch that resource and record it (GoCardless-style, instead of a replay).
  */
-export type AttemptClass = 'executed' | 'not-executed' | 'ambiguous' | 'in-use' | 'mismatch';
+export type AttemptClass = 'executed' | 'not-executed' | 'ambiguous' | 'in-use' | 'mismatch' | 'existing';
 
 /** 4xx statuses that mean "not executed" unless a preset says otherwise. */
 export const NOT_EXECUTED_STATUSES: readonly number[] = [400, 401, 403, 404, 405, 409, 413, 415, 422, 429];
@@ -60,6 +62,7 @@ export function classifyResponse(response: WireResponse, preset: ProviderPreset 
   if (preset) {
     if (preset.inUse && matchesAny(preset.inUse, response)) return 'in-use';
     if (preset.mismatch && matchesAny(preset.mismatch, response)) return 'mismatch';
+    if (preset.existingResource && matchesAny(preset.existingResource.match, response)) return 'existing';
     if (preset.notExecuted?.includes(status)) return 'not-executed';
     if (preset.executed?.includes(status)) return 'executed';
   }

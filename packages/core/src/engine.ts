@@ -16,7 +16,13 @@ import {
 } from './errors.js';
 import { createEmitter } from './events.js';
 import { keepLease } from './lease.js';
-import { formatHeaderValue, type ProviderPreset, presetForHost, providerKeyFor } from './providers.js';
+import {
+  existingResourceUrl,
+  formatHeaderValue,
+  type ProviderPreset,
+  presetForHost,
+  providerKeyFor,
+} from './providers.js';
 import { fromFound, fromStored, markReplayed, toStored } from './responses.js';
 import { findRoute } from './routes.js';
 import { normaliseTarget } from './target.js';
@@ -72,12 +78,21 @@ interface Operation {
 type Step = { done: ExecuteResult } | { next: IdempotencyRecord | undefined };
 
 const BACKOFF_BASE_MS = 250;
+/** Headers of the original request that a look-up GET must not repeat. */
+const LOOKUP_DROPPED_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'expect',
+]);
 const BACKOFF_MAX_MS = 5_000;
 
 export function createIdempotency(options: IdempotencyOptions = {}): Idempotency {
   const config = resolveConfig(options);
   const { store } = config;
   const emit = createEmitter(options.onEvent);
+  const fetchImpl = options.fetch ?? ((url, init) => fetch(url, init));
   const inflight = new Map<string, { fingerprint: string; promise: Promise<ExecuteResult> }>();
   const detach = store.onExpiredUnknown?.((record) => {
     if (record.key.startsWith(`${config.namespace}:`)) {
@@ -397,6 +412,8 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
               'the provider refused the key',
               providerMessage(response, preset),
             );
+          case 'existing':
+            return fetchExisting(op, token, response);
           case 'in-use': {
             // The provider still runs an earlier attempt under this key: wait, then ask again with the same key.
             emit({ type: 'provider-in-use', key, status: response.status, attempt: round });
@@ -415,6 +432,61 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     } finally {
       keeper.stop();
     }
+  }
+
+  /**
+   * The provider says an earlier attempt under this key already created a resource and names it:
+   * fetch it and record it as the outcome. Anything short of a 2xx leaves the outcome unknown.
+   */
+  async function fetchExisting(op: Operation, token: number, conflict: WireResponse): Promise<ExecuteResult> {
+    const { key } = op.derived;
+    const url = existingResourceUrl(op.plan.preset, op.request.url, conflict);
+    let found: WireResponse | undefined;
+    let cause: unknown;
+    if (url) {
+      try {
+        found = await lookUp(url, op.derived.view.headers);
+      } catch (error) {
+        cause = error;
+      }
+    }
+    if (!found || found.status < 200 || found.status >= 300) {
+      const detail = url
+        ? `fetching the existing resource answered ${found?.status ?? describe(cause)}`
+        : 'no resource id';
+      await settle('markUnknown', key, () => store.markUnknown(key, token, detail, op.plan.ttlMs));
+      emit({ type: 'reconciled', key, verdict: 'undecided' });
+      throw new UnknownOutcomeError(key, `the provider reports an earlier creation, but ${detail}`, cause);
+    }
+    await settle('complete', key, () =>
+      store.complete(key, token, {
+        response: toStored(found, config.sensitiveResponseHeaders, config.maxResponseBytes),
+        ttlMs: op.plan.ttlMs,
+        audit: { at: Date.now(), action: 'reconciled', token, detail: 'existing resource' },
+      }),
+    );
+    emit({ type: 'reconciled', key, verdict: 'found' });
+    return { response: markReplayed(found), replayed: true, key, guarded: true };
+  }
+
+  /** GET with the original request's headers minus those that describe its body or its key. */
+  async function lookUp(url: string, headers: Record<string, string | undefined>): Promise<WireResponse> {
+    const sent: Record<string, string> = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (value !== undefined && !LOOKUP_DROPPED_HEADERS.has(name) && name !== config.derive.keyHeader)
+        sent[name] = value;
+    }
+    const response = await fetchImpl(url, { method: 'GET', headers: sent });
+    const responseHeaders: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      responseHeaders[name] = value;
+    });
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      headers: responseHeaders,
+      body: new Uint8Array(await response.arrayBuffer()),
+    };
   }
 
   /** The provider's key goes where the preset says: a header, or a field of the body. */

@@ -327,4 +327,11 @@ export interface IdempotencyOptions {
   /** `'fail-closed'` (default): store down → `StoreUnavailableError`, nothing sent. `'fail-open'` sends unguarded and emits a loud event. */
   onStoreError?: 'fail-closed' | 'fail-open' | undefined;
   onEvent?: ((event: OncelyEvent) => void) | undefined;
+  /**
+   * Fetches a resource a provider names as already created by an earlier attempt (presets with
+   * `existingResource`, e.g. GoCardless). Default: global `fetch`, with the original request's headers.
+   */
+  fetch?:
+    | ((url: string, init: { method: 'GET'; headers: Record<string, string> }) => Promise<Response>)
+    | undefined;
 }

@@ -427,3 +427,53 @@ describe('provider answers', () => {
     expect(events).toContainEqual(expect.objectContaining({ type: 'completed', providerReplayed: true }));
   });
 });
+
+describe('provider names an existing resource (GoCardless-style conflict)', () => {
+  const conflict = jsonResponse(409, {
+    error: {
+      message: 'A resource has already been created with this idempotency key',
+      errors: [{ reason: 'idempotent_creation_conflict', links: { conflicting_resource_id: 'PM123' } }],
+    },
+  });
+  const request = () =>
+    charge(
+      { payments: { amount: 100 } },
+      {
+        url: 'https://api.gocardless.com/payments',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer gc_token' },
+      },
+    );
+
+  it('fetches the named resource with the original credentials and records it, without a second write', async () => {
+    const fetched: { url: string; headers: Record<string, string> }[] = [];
+    const fetchExisting = async (url: string, init: { headers: Record<string, string> }) => {
+      fetched.push({ url, headers: init.headers });
+      return new Response(JSON.stringify({ payments: { id: 'PM123' } }), { status: 200 });
+    };
+    const { idem, store, events } = setup({
+      routes: [{ match: 'POST https://api.gocardless.com/*', provider: 'gocardless' }],
+      fetch: fetchExisting as never,
+    });
+    const send = fakeSend(() => conflict);
+    const result = await idem.execute(request(), send);
+    expect(result.replayed).toBe(true);
+    expect(JSON.parse(text(result.response))).toEqual({ payments: { id: 'PM123' } });
+    expect(fetched).toEqual([
+      { url: 'https://api.gocardless.com/payments/PM123', headers: { authorization: 'Bearer gc_token' } },
+    ]);
+    expect((await store.get(result.key!))?.status).toBe('completed');
+    expect(events).toContainEqual(expect.objectContaining({ type: 'reconciled', verdict: 'found' }));
+    expect((await idem.execute(request(), send)).replayed).toBe(true);
+    expect(send).toHaveBeenCalledTimes(1);
+  });
+
+  it('a failed look-up leaves the outcome unknown (UnknownOutcomeError), never a blind re-send', async () => {
+    const { idem, store } = setup({
+      routes: [{ match: 'POST https://api.gocardless.com/*', provider: 'gocardless' }],
+      fetch: (async () => new Response('nope', { status: 500 })) as never,
+    });
+    const send = fakeSend(() => conflict);
+    await expect(idem.execute(request(), send)).rejects.toBeInstanceOf(UnknownOutcomeError);
+    expect((await store.get(idem.keyFor(request())!.key))?.status).toBe('unknown');
+  });
+});
