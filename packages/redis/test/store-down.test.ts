@@ -1,4 +1,10 @@
-import { createIdempotency, type OncelyEvent, StoreUnavailableError, type WireResponse } from '@oncely/core';
+import {
+  createIdempotency,
+  type Idempotency,
+  type OncelyEvent,
+  StoreUnavailableError,
+  type WireResponse,
+} from '@oncely/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
