@@ -1,0 +1,81 @@
+import { makeBody } from '../lib/bodies.js';
+import { bareAxios, powertoolsPost } from '../lib/clients.js';
+import type { Context } from '../lib/context.js';
+import { type Ratio, type Section, section } from '../lib/report.js';
+import { fmtMs, fmtRatio, interleaved, summarise, type Variant } from '../lib/stats.js';
+
+export const BODY_BYTES = 1024;
+
+/** 1. Sequential fresh writes, 1 KiB JSON body: bare axios, oncely+memory, oncely+Redis, Powertools+Redis. */
+export async function freshWrites(ctx: Context): Promise<Section> {
+  const s = section('s1', '1. Sequential fresh writes (1 KiB JSON body)');
+  const rounds = ctx.n(300, 3000);
+  const warmup = ctx.n(50, 300);
+  const url = (variant: string) => `${ctx.server.base}/s1/${variant}`;
+  const body = (variant: string, i: number) => makeBody(`${ctx.runId}-s1-${variant}-${i}`, BODY_BYTES);
+
+  const bare = bareAxios();
+  const memory = ctx.oncelyAxios(ctx.memoryIdem({ namespace: 's1m' }));
+  const variants: Variant[] = [
+    { name: 'bare axios', op: (i) => bare.post(url('bare'), body('bare', i)) },
+    { name: 'oncely + memory', op: (i) => memory.post(url('mem'), body('mem', i)) },
+  ];
+  if (ctx.redisStore) {
+    const redis = ctx.oncelyAxios(await ctx.redisIdem({ namespace: 's1r' }));
+    variants.push({ name: 'oncely + Redis', op: (i) => redis.post(url('redis'), body('redis', i)) });
+  } else s.notes.push('oncely + Redis: skipped, `@oncely/redis` has no `redisStore` yet.');
+  const pt = powertoolsPost(await ctx.nodeRedis(), bareAxios(), { keyPrefix: `s1-${ctx.runId}` });
+  variants.push({ name: 'Powertools + Redis', op: (i) => pt({ url: url('pt'), body: body('pt', i) }) });
+
+  ctx.log(`s1: ${variants.length} variants × ${rounds} writes (+${warmup} warm-up)`);
+  const samples = await interleaved(variants, rounds, warmup);
+  const stats = new Map([...samples].map(([name, xs]) => [name, summarise(xs)]));
+  const base = stats.get('bare axios')!;
+  s.tables.push({
+    header: ['variant', 'median ms', 'p99 ms', 'overhead vs bare (median) ms', 'overhead p99 ms', '× bare'],
+    rows: [...stats].map(([name, st]) => [
+      name,
+      fmtMs(st.median),
+      fmtMs(st.p99),
+      name === 'bare axios' ? '—' : fmtMs(st.median - base.median),
+      name === 'bare axios' ? '—' : fmtMs(st.p99 - base.p99),
+      fmtRatio(st.median / base.median),
+    ]),
+  });
+  const pto = stats.get('Powertools + Redis')!.median - base.median;
+  const ratios: Ratio[] = [];
+  const rs = stats.get('oncely + Redis');
+  const onceRedisOverhead = rs ? rs.median - base.median : Number.NaN;
+  const onceMemOverhead = stats.get('oncely + memory')!.median - base.median;
+  s.notes.push(
+    `**oncely+Redis overhead ÷ Powertools overhead = ${fmtRatio(onceRedisOverhead / pto)}** ` +
+      `(${fmtMs(onceRedisOverhead)} ms vs ${fmtMs(pto)} ms per write; target ≤ 0.5×). ` +
+      `oncely+memory overhead: ${fmtMs(onceMemOverhead)} ms.`,
+  );
+  s.notes.push(`${rounds} timed writes per variant; axios through ${ctx.axiosVia}.`);
+  ratios.push(
+    {
+      label: 'fresh: oncely+Redis overhead / Powertools',
+      value: onceRedisOverhead / pto,
+      target: 0.5,
+      better: 'lower',
+    },
+    {
+      label: 'fresh: oncely+memory / bare (latency)',
+      value: stats.get('oncely + memory')!.median / base.median,
+      better: 'lower',
+    },
+    {
+      label: 'fresh: oncely+Redis / bare (latency)',
+      value: rs ? rs.median / base.median : Number.NaN,
+      better: 'lower',
+    },
+    {
+      label: 'fresh: Powertools+Redis / bare (latency)',
+      value: stats.get('Powertools + Redis')!.median / base.median,
+      better: 'lower',
+    },
+  );
+  s.ratios = ratios;
+  return s;
+}

@@ -1,0 +1,59 @@
+import { makeBody } from '../lib/bodies.js';
+import { bareAxios, powertoolsPost } from '../lib/clients.js';
+import type { Context } from '../lib/context.js';
+import { countCommands, perOp, sum } from '../lib/monitor.js';
+import { type Section, section } from '../lib/report.js';
+import { BODY_BYTES } from './s1-fresh.js';
+
+/** 3. Redis commands and round trips per fresh write and per replay. */
+export async function roundTrips(ctx: Context): Promise<Section> {
+  const s = section('s3', '3. Store round trips per write (Redis `INFO commandstats` deltas)');
+  const ops = ctx.n(50, 200);
+  const url = (v: string) => `${ctx.server.base}/s3/${v}`;
+  const body = (v: string, i: number) => makeBody(`${ctx.runId}-s3-${v}-${i}`, BODY_BYTES);
+  const libraries: Array<{ name: string; post: (i: number) => Promise<unknown> }> = [];
+  if (ctx.redisStore) {
+    const redis = ctx.oncelyAxios(await ctx.redisIdem({ namespace: 's3r' }));
+    libraries.push({ name: 'oncely + Redis', post: (i) => redis.post(url('redis'), body('redis', i)) });
+  } else s.notes.push('oncely + Redis: skipped, `@oncely/redis` has no `redisStore` yet.');
+  const pt = powertoolsPost(await ctx.nodeRedis(), bareAxios(), { keyPrefix: `s3-${ctx.runId}` });
+  libraries.push({ name: 'Powertools + Redis', post: (i) => pt({ url: url('pt'), body: body('pt', i) }) });
+
+  const rows: string[][] = [];
+  for (const lib of libraries) {
+    // one warm-up write so connection set-up (SCRIPT LOAD, HELLO, …) is not counted
+    await lib.post(-1);
+    for (const phase of ['fresh write', 'replay'] as const) {
+      const counted = await countCommands(ctx.redis.port, ctx.redis.admin, async () => {
+        for (let i = 0; i < ops; i++) await lib.post(i);
+      });
+      rows.push([
+        lib.name,
+        phase,
+        String(Number((sum(counted.topLevel) / ops).toFixed(2))),
+        perOp(counted.topLevel, ops),
+        String(Number((sum(counted.commandstats) / ops).toFixed(2))),
+        perOp(counted.commandstats, ops),
+      ]);
+    }
+  }
+  ctx.log(`s3: counted ${ops} writes and ${ops} replays per library`);
+  s.tables.push({
+    header: [
+      'library',
+      'per',
+      'round trips',
+      'client commands',
+      'commands executed (commandstats)',
+      'commandstats breakdown',
+    ],
+    rows,
+  });
+  s.notes.push(
+    `${ops} sequential operations per row, auto-pipelining off. "commands executed" are the ` +
+      '`INFO commandstats` deltas divided by the operations; they include the commands Lua scripts run. ' +
+      '"round trips" counts only the commands clients sent (a MONITOR connection tells them from the ' +
+      "scripts' own, marked `lua`). Targets: 2 round trips per fresh write, 1 per replay.",
+  );
+  return s;
+}

@@ -1,0 +1,138 @@
+import type { Idempotency } from '@oncely/core';
+import type { AxiosInstance } from 'axios';
+import { bareAxios, powertoolsPost } from '../lib/clients.js';
+import type { Context } from '../lib/context.js';
+import { type Section, section } from '../lib/report.js';
+import { fmtMs, percentile } from '../lib/stats.js';
+
+const CONCURRENT = 100;
+/** The owner's write takes this long downstream, so the 99 others arrive while it is in flight. */
+const DOWNSTREAM_MS = 20;
+
+interface Outcome {
+  end: number;
+  replayed: boolean;
+  error?: string;
+}
+
+/** 4. Hot key: 100 concurrent identical writes → 1 downstream write; owner completion → last waiter. */
+export async function hotKey(ctx: Context): Promise<Section> {
+  const s = section('s4', `4. Hot key: ${CONCURRENT} concurrent identical writes`);
+  const rounds = ctx.n(8, 40);
+  const body = { ref: 'hot', amount: 4200, currency: 'eur' };
+  const rows: string[][] = [];
+  let ownerToLast: number[] = [];
+
+  const run = async (name: string, clients: (i: number) => AxiosInstance, tag: string): Promise<void> => {
+    const lags: number[] = [];
+    const writes: number[] = [];
+    let errors = 0;
+    let badOwners = 0;
+    for (let r = 0; r < rounds; r++) {
+      const path = `/s4/${tag}-${ctx.runId}-${r}`;
+      const url = `${ctx.server.base}${path}?delay=${DOWNSTREAM_MS}`;
+      const outcomes = await Promise.all(
+        Array.from({ length: CONCURRENT }, async (_, i): Promise<Outcome> => {
+          try {
+            const res = await clients(i).post(url, body);
+            const info = (res as { oncely?: { replayed?: boolean } }).oncely;
+            const replayed = info?.replayed ?? String(res.headers['oncely-replayed']) === 'true';
+            return { end: performance.now(), replayed };
+          } catch (error) {
+            return { end: performance.now(), replayed: false, error: String(error) };
+          }
+        }),
+      );
+      writes.push(await ctx.server.count(path));
+      errors += outcomes.filter((o) => o.error).length;
+      const owners = outcomes.filter((o) => !o.error && !o.replayed);
+      if (owners.length !== 1) {
+        badOwners++;
+        continue;
+      }
+      const ownerEnd = owners[0]!.end;
+      const last = Math.max(...outcomes.filter((o) => o.replayed).map((o) => o.end));
+      lags.push(last - ownerEnd);
+    }
+    const sorted = [...lags].sort((a, b) => a - b);
+    rows.push([
+      name,
+      String(rounds),
+      `${Math.min(...writes)}–${Math.max(...writes)}`,
+      String(errors),
+      fmtMs(percentile(sorted, 50)),
+      fmtMs(percentile(sorted, 99)),
+      badOwners ? `${badOwners} rounds without exactly one owner` : '',
+    ]);
+    if (tag === 'redis-n') ownerToLast = sorted;
+  };
+
+  const idemOne = ctx.memoryIdem({ namespace: 's4m' });
+  const memoryAxios = ctx.oncelyAxios(idemOne, 128);
+  await run('oncely + memory, 1 instance', () => memoryAxios, 'mem');
+  if (ctx.redisStore) {
+    const one = ctx.oncelyAxios(await ctx.redisIdem({ namespace: 's4r' }), 128);
+    await run('oncely + Redis, 1 instance (in-process coalescing)', () => one, 'redis-1');
+    // One idempotency instance, store and ioredis connection per caller: 100 "processes" sharing Redis.
+    const many: AxiosInstance[] = [];
+    const idems: Idempotency[] = [];
+    for (let i = 0; i < CONCURRENT; i++) idems.push(await ctx.redisIdem({ namespace: 's4r' }));
+    for (const idem of idems) many.push(ctx.oncelyAxios(idem, 4));
+    ctx.log(`s4: ${CONCURRENT} separate oncely+Redis instances ready`);
+    await run(`oncely + Redis, ${CONCURRENT} instances (cross-process path)`, (i) => many[i]!, 'redis-n');
+  } else s.notes.push('oncely + Redis: skipped, `@oncely/redis` has no `redisStore` yet.');
+
+  // Powertools has no waiting: duplicates get IdempotencyAlreadyInProgressError at once.
+  const pt = powertoolsPost(await ctx.nodeRedis(), bareAxios(128), { keyPrefix: `s4-${ctx.runId}` });
+  const ptWrites: number[] = [];
+  let ptErrors = 0;
+  let ptOk = 0;
+  const ptRounds = Math.min(rounds, 5);
+  for (let r = 0; r < ptRounds; r++) {
+    const path = `/s4/pt-${ctx.runId}-${r}`;
+    const url = `${ctx.server.base}${path}?delay=${DOWNSTREAM_MS}`;
+    const results = await Promise.allSettled(Array.from({ length: CONCURRENT }, () => pt({ url, body })));
+    ptErrors += results.filter((x) => x.status === 'rejected').length;
+    ptOk += results.filter((x) => x.status === 'fulfilled').length;
+    ptWrites.push(await ctx.server.count(path));
+  }
+  rows.push([
+    'Powertools + Redis, 1 instance',
+    String(ptRounds),
+    `${Math.min(...ptWrites)}–${Math.max(...ptWrites)}`,
+    String(ptErrors),
+    'n/a',
+    'n/a',
+    `${ptOk} calls answered, ${ptErrors} got an error (IdempotencyAlreadyInProgressError): it does not wait`,
+  ]);
+  ctx.log('s4: done');
+
+  s.tables.push({
+    header: [
+      'variant',
+      'rounds',
+      'downstream writes per round',
+      'errors',
+      'owner done → last waiter p50 ms',
+      'p99 ms',
+      'note',
+    ],
+    rows,
+  });
+  s.notes.push(
+    `Each round fires ${CONCURRENT} identical POSTs at once; the downstream answers after ${DOWNSTREAM_MS} ms, ` +
+      'so the others arrive while the first is in flight. "owner done → last waiter" is the time from the ' +
+      "moment the owner's call returned to the moment the last duplicate got its replay (it can be negative: " +
+      "waiters are woken when the record completes in Redis, before the owner's own reply is back). " +
+      'Target: 1 downstream write, last waiter ≤ 5 ms after the owner (p50).',
+  );
+  if (ownerToLast.length) {
+    s.ratios.push({
+      label: 'hot key: last waiter lag p50 / 5 ms target',
+      value: Math.max(0, percentile(ownerToLast, 50)) / 5,
+      target: 1,
+      better: 'lower',
+    });
+  }
+  return s;
+}
