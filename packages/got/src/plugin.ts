@@ -6,7 +6,7 @@ import {
   REPLAYED_HEADER,
 } from '@oncely/core';
 import type { BeforeRequestHook, ExtendOptions, NormalizedOptions } from 'got';
-import { asReusable, drain, ONE_SHOT_BODY, type ReusableBody } from './body.js';
+import { asReusable, drain, identityOf, ONE_SHOT_BODY, type ReusableBody } from './body.js';
 import { readRequestOptions } from './context.js';
 import { GuardedResponse } from './response.js';
 import { sendAttempt } from './send.js';
@@ -42,8 +42,8 @@ export function idempotency(idem: Idempotency, settings: GotPluginOptions = {}):
     const request: OutgoingRequest = { method: options.method, url, headers: options.headers };
     const body = await reusableBody(idem, options, request, executeOptions, maxBodyBytes);
     const result = await idem.execute(
-      { ...request, body },
-      (prepared) => sendAttempt(options, prepared, body),
+      { ...request, body: body.identity },
+      (prepared) => sendAttempt(options, prepared, body.wire),
       executeOptions,
     );
     // Core marks every response it did not fetch for this call; the header is the documented signal.
@@ -57,9 +57,10 @@ export function idempotency(idem: Idempotency, settings: GotPluginOptions = {}):
 }
 
 /**
- * The body as bytes got and core can both reuse. A one-shot body is accepted only when the request
- * has a key without it (explicit key or key rule); it is then buffered and replaces the option, so
- * got's own retries send the same bytes instead of failing on a consumed stream.
+ * The body as bytes got and core can both reuse: `wire` is sent, `identity` is fingerprinted. A
+ * one-shot body is accepted only when the request has a key without it (explicit key or key
+ * rule); it is then buffered and replaces the option, so got's own retries send the same bytes
+ * instead of failing on a consumed stream.
  */
 async function reusableBody(
   idem: Idempotency,
@@ -67,11 +68,15 @@ async function reusableBody(
   request: OutgoingRequest,
   executeOptions: ExecuteOptions,
   maxBodyBytes: number,
-): Promise<ReusableBody> {
+): Promise<{ wire: ReusableBody; identity: ReusableBody }> {
   const reusable = asReusable(options.body);
-  if (reusable !== null) return reusable;
+  if (reusable !== null) return { wire: reusable, identity: reusable };
   idem.keyFor({ ...request, body: ONE_SHOT_BODY }, executeOptions); // throws KeyDerivationError: nothing read, nothing sent
   const bytes = await drain(options.body, maxBodyBytes);
   options.body = bytes;
-  return bytes;
+  const contentType = options.headers['content-type'];
+  return {
+    wire: bytes,
+    identity: identityOf(bytes, typeof contentType === 'string' ? contentType : undefined),
+  };
 }

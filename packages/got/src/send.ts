@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type { PreparedRequest, WireResponse } from '@oncely/core';
+import { NOT_SENT, type PreparedRequest, type WireResponse } from '@oncely/core';
 import got, { type Hooks, type NormalizedOptions, Options, type Response } from 'got';
 
 /** The network attempt is the whole request: no hook may run twice, got's retry belongs to the outer call. */
@@ -36,6 +36,18 @@ export async function sendAttempt(
   prepared: PreparedRequest,
   body: string | Uint8Array | undefined,
 ): Promise<WireResponse> {
+  throwIfAborted(options.signal as AbortSignal | undefined);
+  const attempt = attemptOptions(options, prepared, body);
+  const response = await gotWithOptions(attempt.url as URL, undefined, attempt);
+  return toWire(response, attempt.decompress);
+}
+
+/** A copy of the caller's options for one bare network attempt, with core's headers and body. */
+function attemptOptions(
+  options: NormalizedOptions,
+  prepared: PreparedRequest,
+  body: string | Uint8Array | undefined,
+): Options {
   const attempt = new Options(undefined, undefined, options as unknown as Options);
   attempt.hooks = NO_HOOKS;
   attempt.retry = { ...options.retry, limit: 0 };
@@ -44,15 +56,21 @@ export async function sendAttempt(
   attempt.responseType = 'buffer';
   attempt.throwHttpErrors = false;
   attempt.followRedirect = false;
-  attempt.cookieJar = undefined;
+  attempt.cookieJar = undefined; // the caller's request already carries the cookies, and stores new ones
   attempt.cache = false;
   const headers = { ...options.headers, ...prepared.setHeaders };
   // A body rewritten by core (provider key in a body field) has another length.
   if (prepared.body !== undefined) delete headers['content-length'];
   attempt.headers = headers;
   attempt.body = prepared.body ?? body;
-  const response = await gotWithOptions(attempt.url as URL, undefined, attempt);
-  return toWire(response, attempt.decompress);
+  return attempt;
+}
+
+/** Aborted before this attempt started: nothing left the machine, so core may release the key. */
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const error = new Error('The request was aborted before it was sent');
+  throw Object.assign(error, { name: 'AbortError', code: 'ERR_ABORTED', [NOT_SENT]: true });
 }
 
 /** got hands back the decoded body; the headers must describe those bytes, not the compressed ones. */
