@@ -1,4 +1,4 @@
-import axiosRetry, { isNetworkError, isRetryableError } from 'axios-retry';
+import axiosRetry, { isNetworkError, isNetworkOrIdempotentRequestError, isRetryableError } from 'axios-retry';
 import { describe, expect, it } from 'vitest';
 import { oncelyErrorOf } from '../src/index.js';
 import { rejection, useFakeServer } from './harness.js';
@@ -57,6 +57,23 @@ describe('axios-retry on POST against a server that loses responses after commit
     expect(retried).toEqual([1, 2, 3]);
     expect(server().writes()).toBe(1);
     expect(server().requests()).toHaveLength(1);
+  });
+
+  it('the README retryCondition stops at the first oncely refusal', async () => {
+    const { instance } = client();
+    const retried: number[] = [];
+    axiosRetry(instance, {
+      retries: 3,
+      retryCondition: (error) => !oncelyErrorOf(error) && isNetworkOrIdempotentRequestError(error),
+      onRetry: (count) => {
+        retried.push(count);
+      },
+    });
+    server().inject('/plain/', { dropAfterCommit: 1 });
+    const error = await rejection(instance.post('/plain/orders', { amount: 1, ref: 'y' }));
+    expect(oncelyErrorOf(error)?.code).toBe('ONCELY_UNKNOWN_OUTCOME');
+    expect(retried).toEqual([1]);
+    expect(server().writes()).toBe(1);
   });
 
   it('plain route with a reconcile hook: the retry finds the committed write', async () => {
