@@ -1,1 +1,5 @@
-export {};
+import './augment.js';
+
+export { CONTROL_HEADER_PREFIX, type OncelyRequestOptions, oncelyHeaders } from './control.js';
+export { idempotency, type UndiciIdempotencyOptions } from './interceptor.js';
+export { InterceptorOrderError } from './send.js';

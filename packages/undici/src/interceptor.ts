@@ -1,0 +1,149 @@
+import { stringify } from 'node:querystring';
+import type { Idempotency, OutgoingRequest, PreparedRequest, Send } from '@oncely/core';
+import type { Dispatcher } from 'undici';
+import { type ReadBody, rememberingReader } from './body.js';
+import { isControlHeader, type OncelyRequestOptions, readControl } from './control.js';
+import { type HeaderPairs, headerPairs, lowerCaseRecord, rewriteHeaders, toRecord } from './headers.js';
+import { fail, ReplyController, reply, start } from './reply.js';
+import { sendOnce } from './send.js';
+
+export interface UndiciIdempotencyOptions {
+  /**
+   * Iterable and async-iterable request bodies (what fetch passes) are buffered up to this many
+   * bytes so every attempt re-sends the same bytes. Keep it equal to core's `maxBodyBytes`. Default 4 MiB.
+   */
+  maxBodyBytes?: number | undefined;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+type DispatchOptions = Dispatcher.DispatchOptions & { oncely?: unknown };
+
+/** What oncely decided about one dispatch before anything is sent. */
+type Plan =
+  | { guarded: false; wireOptions: Dispatcher.DispatchOptions }
+  | { guarded: true; url: string; headers: HeaderPairs; control: OncelyRequestOptions };
+
+/**
+ * An undici dispatcher interceptor that makes guarded writes idempotent.
+ *
+ * Compose it BEFORE (inside) a retry interceptor, so each retry attempt goes through the store:
+ * `new Agent().compose(idempotency(idem), interceptors.retry({ methods: ['POST'] }))`.
+ */
+export function idempotency(
+  idem: Idempotency,
+  options: UndiciIdempotencyOptions = {},
+): Dispatcher.DispatcherComposeInterceptor {
+  const read = rememberingReader(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  return (dispatch) =>
+    // Exactly two declared parameters: undici 6 and 8 check `dispatch.length === 2`.
+    function oncelyDispatch(opts: DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      let plan: Plan;
+      try {
+        plan = planFor(idem, opts);
+      } catch (error) {
+        queueMicrotask(() => refuse(handler, opts, error));
+        return true;
+      }
+      if (!plan.guarded) return dispatch(plan.wireOptions, handler);
+      void guard(idem, dispatch, opts, handler, plan, read);
+      return true;
+    };
+}
+
+function planFor(idem: Idempotency, opts: DispatchOptions): Plan {
+  const pairs = headerPairs(opts.headers);
+  const control = readControl(opts.oncely, pairs);
+  const hasControlHeaders = pairs.some(([name]) => isControlHeader(name.toLowerCase()));
+  const headers = hasControlHeaders ? rewriteHeaders(pairs, {}, isControlHeader) : pairs;
+  const url = urlOf(opts);
+  if (idem.isGuarded(opts.method, url, control)) return { guarded: true, url, headers, control };
+  // Unguarded requests go on untouched; only control data is taken off.
+  if (!hasControlHeaders && opts.oncely === undefined) return { guarded: false, wireOptions: opts };
+  const { oncely: _control, ...rest } = opts;
+  return {
+    guarded: false,
+    wireOptions: hasControlHeaders ? { ...rest, headers: toRecord(headers) } : rest,
+  };
+}
+
+async function guard(
+  idem: Idempotency,
+  dispatch: Dispatcher.Dispatch,
+  opts: DispatchOptions,
+  handler: Dispatcher.DispatchHandler,
+  plan: Extract<Plan, { guarded: true }>,
+  read: ReturnType<typeof rememberingReader>,
+): Promise<void> {
+  const controller = new ReplyController();
+  let sent = false;
+  try {
+    if (!start(handler, controller)) return;
+    const body = await read(opts.body, handler);
+    const request: OutgoingRequest = {
+      method: opts.method,
+      url: plan.url,
+      headers: lowerCaseRecord(plan.headers),
+      body: body.forKey,
+    };
+    const send: Send = (prepared) => {
+      sent = true;
+      return sendOnce(dispatch, attemptOptions(opts, plan.headers, prepared, body), controller);
+    };
+    const result = await idem.execute(request, send, { ...plan.control, signal: controller.signal });
+    await reply(handler, controller, result.response);
+  } catch (error) {
+    fail(handler, controller, error);
+  } finally {
+    if (!sent) discard(opts.body);
+  }
+}
+
+/** One attempt's dispatch options: a copy (never the caller's object) with core's headers and body. */
+function attemptOptions(
+  opts: DispatchOptions,
+  headers: HeaderPairs,
+  prepared: PreparedRequest,
+  body: ReadBody,
+): Dispatcher.DispatchOptions {
+  const { oncely: _control, ...rest } = opts;
+  const replacesBody = prepared.body !== undefined;
+  // A replaced body has another length: undici computes it when the header is absent.
+  const dropped = (name: string) => replacesBody && name === 'content-length';
+  return {
+    ...rest,
+    headers: toRecord(rewriteHeaders(headers, prepared.setHeaders, dropped)),
+    body: (prepared.body ?? body.wire) as Dispatcher.DispatchOptions['body'],
+  };
+}
+
+/** The absolute URL undici will request: origin, path, and the `query` option it appends. */
+function urlOf(opts: DispatchOptions): string {
+  const path = opts.query ? withQuery(opts.path, opts.query) : opts.path;
+  if (opts.origin === undefined) return path;
+  try {
+    return new URL(path, new URL(String(opts.origin)).origin).href;
+  } catch {
+    return `${String(opts.origin)}${path}`;
+  }
+}
+
+function withQuery(path: string, query: Record<string, unknown>): string {
+  const text = stringify(query as Parameters<typeof stringify>[0]);
+  return text ? `${path}?${text}` : path;
+}
+
+/** A request refused before anything was sent still gets the usual callbacks. */
+function refuse(handler: Dispatcher.DispatchHandler, opts: DispatchOptions, error: unknown): void {
+  const controller = new ReplyController();
+  if (start(handler, controller)) fail(handler, controller, error);
+  discard(opts.body);
+}
+
+/** A stream body that will never be sent is closed, as undici's cache interceptor does. */
+function discard(body: unknown): void {
+  const stream = body as { destroy?: () => void; on?: (event: string, listener: () => void) => void } | null;
+  if (typeof stream?.destroy !== 'function' || typeof stream.on !== 'function') return;
+  stream.on('error', () => {});
+  stream.destroy();
+}
