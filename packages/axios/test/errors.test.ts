@@ -53,6 +53,23 @@ describe('oncely errors reach the caller as AxiosError', () => {
     expect(server().writes()).toBe(1);
   });
 
+  it('FormData without an explicit key: ONCELY_KEY_DERIVATION, nothing sent; with a key it is guarded', async () => {
+    const { instance } = client();
+    const form = () => {
+      const data = new FormData();
+      data.append('file', new Blob(['hello']), 'hello.txt');
+      return data;
+    };
+    const refused = await rejection(instance.post('/plain/uploads', form()));
+    expect((refused as AxiosError).oncelyCode).toBe('ONCELY_KEY_DERIVATION');
+    expect(server().requests()).toHaveLength(0);
+    await instance.post('/plain/uploads', form(), { oncely: { key: 'upload-2' } });
+    const again = await instance.post('/plain/uploads', form(), { oncely: { key: 'upload-2' } });
+    expect(again.oncely?.replayed).toBe(true);
+    expect(server().requests()[0]?.headers['content-type']).toMatch(/^multipart\/form-data/);
+    expect(server().writes()).toBe(1);
+  });
+
   it('an override without a reviewer is a ConfigError, nothing sent', async () => {
     const { instance } = client();
     const override = { reason: 'fix', reviewer: '' };

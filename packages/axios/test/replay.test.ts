@@ -76,6 +76,16 @@ describe('replayed responses look native', () => {
     expect(server().writes()).toBe(1);
   });
 
+  it("with axios' fetch adapter: same guarantees, replay parsed the same way", async () => {
+    const { instance } = client({ adapter: 'fetch' });
+    const live = await instance.post('/plain/orders', { amount: 5 });
+    const replay = await instance.post('/plain/orders', { amount: 5 });
+    expect(live.data).toMatchObject({ amount: 5 });
+    expect(replay.data).toEqual(live.data);
+    expect(replay.oncely?.replayed).toBe(true);
+    expect(server().writes()).toBe(1);
+  });
+
   it('50 concurrent posts on one instance: one write, every caller gets the parsed resource', async () => {
     const { instance } = client();
     server().inject('/plain/', { delayMs: 50 });
