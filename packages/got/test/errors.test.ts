@@ -1,0 +1,115 @@
+import {
+  ConfigError,
+  type IdempotencyStore,
+  memoryStore,
+  PayloadMismatchError,
+  StoreUnavailableError,
+} from '@oncely/core';
+import { RequestError } from 'got';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { oncely, oncelyErrorOf } from '../src/index.js';
+import { type FakeServer, POST_RETRY, rejection, type Setup, setup, startFakeServer } from './harness.js';
+
+/** Every oncely refusal reaches the caller as got's own RequestError: `code` and `cause` name it. */
+describe('oncely errors as got errors', () => {
+  let server: FakeServer;
+  const open: Setup[] = [];
+
+  beforeAll(async () => {
+    server = await startFakeServer();
+  });
+  afterEach(() => {
+    for (const one of open.splice(0)) one.close();
+    server.reset();
+  });
+  afterAll(() => server.close());
+
+  function client(options: Parameters<typeof setup>[1] = {}) {
+    const made = setup(server.url, options);
+    open.push(made);
+    return made.client;
+  }
+
+  it('payload mismatch: RequestError with the oncely code, the oncely error as cause, nothing sent', async () => {
+    const seenByHooks: string[] = [];
+    const got = client({
+      got: {
+        ...POST_RETRY,
+        hooks: {
+          beforeError: [
+            (error) => {
+              seenByHooks.push(error.code);
+              return error;
+            },
+          ],
+        },
+      },
+    });
+    await got.post('plain/orders', { json: { amount: 1 }, context: oncely({ key: 'order-1' }) });
+    const error = await rejection(
+      got.post('plain/orders', { json: { amount: 2 }, context: oncely({ key: 'order-1' }) }),
+    );
+    expect(error).toBeInstanceOf(RequestError);
+    const requestError = error as RequestError;
+    expect(requestError.code).toBe('ONCELY_PAYLOAD_MISMATCH');
+    expect(requestError.cause).toBeInstanceOf(PayloadMismatchError);
+    expect(oncelyErrorOf(error)).toBe(requestError.cause);
+    expect(requestError.options.method).toBe('POST');
+    expect(requestError.response).toBeUndefined();
+    expect(seenByHooks).toEqual(['ONCELY_PAYLOAD_MISMATCH']);
+    expect(server.requests()).toHaveLength(1);
+  });
+
+  it('the provider refusing a key keeps its message on the oncely error', async () => {
+    await client().post('native/charges', { json: { amount: 1 }, context: oncely({ key: 'k-9' }) });
+    const fresh = client(); // its store never saw the key: the provider detects the mismatch
+    const error = await rejection(
+      fresh.post('native/charges', { json: { amount: 2 }, context: oncely({ key: 'k-9' }) }),
+    );
+    const cause = oncelyErrorOf(error) as PayloadMismatchError;
+    expect((error as RequestError).code).toBe('ONCELY_PAYLOAD_MISMATCH');
+    expect(cause.providerMessage).toContain('same parameters');
+  });
+
+  it('the provider keeping the key in use past wait.timeout: ONCELY_IN_FLIGHT_TIMEOUT, got does not retry it', async () => {
+    server.inject('/native/', { inUseForever: true });
+    const got = client({ idem: { wait: { timeout: '100ms' } }, got: POST_RETRY });
+    const error = await rejection(got.post('native/charges', { json: { amount: 3 } }));
+    expect((error as RequestError).code).toBe('ONCELY_IN_FLIGHT_TIMEOUT');
+    expect(server.requests()).toHaveLength(1);
+  });
+
+  it('store down (fail closed): ONCELY_STORE_UNAVAILABLE, nothing sent', async () => {
+    const store: IdempotencyStore = {
+      ...memoryStore(),
+      reserve: () => Promise.reject(new Error('connection refused')),
+    };
+    const error = await rejection(client({ idem: { store } }).post('plain/orders', { json: { amount: 4 } }));
+    expect((error as RequestError).code).toBe('ONCELY_STORE_UNAVAILABLE');
+    expect((error as RequestError).cause).toBeInstanceOf(StoreUnavailableError);
+    expect(server.requests()).toHaveLength(0);
+  });
+
+  it.each([
+    ['not an object', 'skip-me'],
+    ['skip not a boolean', { skip: 'yes' }],
+    ['key not a string', { key: 42 }],
+    ['override without a reviewer', { override: { reason: 'typo fix' } }],
+  ])('malformed context.oncely (%s): ONCELY_CONFIG, nothing sent', async (_, value) => {
+    const error = await rejection(
+      client().post('plain/orders', { json: { amount: 5 }, context: { oncely: value } }),
+    );
+    expect((error as RequestError).code).toBe('ONCELY_CONFIG');
+    expect((error as RequestError).cause).toBeInstanceOf(ConfigError);
+    expect(server.requests()).toHaveLength(0);
+  });
+
+  it('a transport error stays got’s own error with its own code', async () => {
+    const got = client();
+    server.inject('/plain/', { dropAfterCommit: 1 });
+    const error = await rejection(got.post('plain/orders', { json: { amount: 6 } }));
+    expect(error).toBeInstanceOf(RequestError);
+    expect((error as RequestError).code).toBe('ECONNRESET');
+    expect(oncelyErrorOf(error)).toBeUndefined();
+  });
+});
