@@ -35,13 +35,16 @@ export interface Variant {
 /**
  * Runs the variants interleaved (A B C, B C A, C A B, …: the start rotates so no variant always
  * follows the same neighbour), one operation each per round, and returns the timed samples (ms).
- * The first `warmup` rounds are run but not recorded.
+ * The first `warmup` rounds are run but not recorded. `BENCH_VARIANTS` (a regexp) keeps only the
+ * variants whose name matches (used by the profiler).
  */
 export async function interleaved(
-  variants: readonly Variant[],
+  variants: Variant[],
   rounds: number,
   warmup: number,
 ): Promise<Map<string, number[]>> {
+  const filter = process.env.BENCH_VARIANTS ? new RegExp(process.env.BENCH_VARIANTS, 'i') : undefined;
+  if (filter) variants = variants.filter((v) => filter.test(v.name));
   const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
   const count = variants.length;
   for (let round = 0; round < warmup + rounds; round++) {

@@ -42,7 +42,7 @@ export async function freshWrites(ctx: Context): Promise<Section> {
       fmtRatio(st.median / base.median),
     ]),
   });
-  const pto = stats.get('Powertools + Redis')!.median - base.median;
+  const pto = (stats.get('Powertools + Redis')?.median ?? Number.NaN) - base.median;
   const ratios: Ratio[] = [];
   const rs = stats.get('oncely + Redis');
   const onceRedisOverhead = rs ? rs.median - base.median : Number.NaN;
@@ -72,7 +72,7 @@ export async function freshWrites(ctx: Context): Promise<Section> {
     },
     {
       label: 'fresh: Powertools+Redis / bare (latency)',
-      value: stats.get('Powertools + Redis')!.median / base.median,
+      value: (stats.get('Powertools + Redis')?.median ?? Number.NaN) / base.median,
       better: 'lower',
     },
   );
