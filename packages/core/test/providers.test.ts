@@ -373,6 +373,30 @@ describe('provider-specific rules', () => {
     expect(existingResourceUrl(providerPresets.stripe, url, conflict)).toBeUndefined();
   });
 
+  it('gocardless: the engine records the existing resource instead of creating another', async () => {
+    const gocardless = providerPresets.gocardless!;
+    const fetched: string[] = [];
+    const { idem } = setup(gocardless, {
+      fetch: async (url: string) => {
+        fetched.push(url);
+        return new Response(JSON.stringify({ payments: { id: 'PM0001' } }), { status: 200 });
+      },
+    });
+    const conflict = answer(409, {
+      error: {
+        type: 'invalid_state',
+        errors: [{ reason: 'idempotent_creation_conflict', links: { conflicting_resource_id: 'PM0001' } }],
+      },
+    });
+    const { send, sent } = scripted(conflict);
+    const result = await idem.execute(request(gocardless), send);
+
+    expect(sent).toHaveLength(1);
+    expect(fetched).toEqual([`${urlFor(gocardless)}/PM0001`]);
+    expect(result).toMatchObject({ replayed: true, response: { status: 200 } });
+    expect((await idem.store.get(result.key!))?.status).toBe('completed');
+  });
+
   it('razorpay: keys of 4-36 characters from [A-Za-z0-9_ -], others hashed into that form', async () => {
     const razorpay = providerPresets.razorpay!;
     const cases: Array<[string, boolean]> = [
