@@ -106,6 +106,15 @@ describe('request bodies', () => {
       expect(sent).toContain(make() instanceof FormData ? 'file-bytes' : '{"amount":7}');
     });
 
+    it('an Idempotency-Key header is an explicit key too', async () => {
+      const got = client();
+      const headers = { ...JSON_TYPE, 'idempotency-key': 'upload-2' };
+      await got.post('plain/orders', { body: oneShot['a Readable stream'](), headers });
+      const replay = await got.post('plain/orders', { body: oneShot['a Readable stream'](), headers });
+      expect(replay.isFromCache).toBe(true);
+      expect(server.writes()).toBe(1);
+    });
+
     it('a stream with a key survives got retry after a lost response: same bytes re-sent, one write', async () => {
       server.inject('/native/', { dropAfterCommit: 1 });
       const got = client({ got: POST_RETRY });
