@@ -1,1 +1,10 @@
-export {};
+export { COMMANDS, exitCodeOf, type MainOptions, main, useStore } from './cli.js';
+export { type InspectInput, inspect } from './commands/inspect.js';
+export { type ListInput, list } from './commands/list.js';
+export { type OverrideInput, override } from './commands/override.js';
+export { type PurgeInput, purge } from './commands/purge.js';
+export { type ResolveInput, resolve } from './commands/resolve.js';
+export { type Connection, DEFAULT_REDIS_URL, type OpenedStore, openRedisStore } from './connect.js';
+export type { CommandContext, Output } from './context.js';
+export { CliError, ExitCode, UsageError } from './errors.js';
+export { MAX_BODY_BYTES, parseResponseFile, type ResponseFile, readResponseFile } from './response-file.js';
