@@ -2,6 +2,7 @@ import {
   ConfigError,
   type IdempotencyStore,
   memoryStore,
+  type OncelyEvent,
   PayloadMismatchError,
   StoreUnavailableError,
 } from '@oncely/core';
@@ -101,6 +102,41 @@ describe('oncely errors as got errors', () => {
     );
     expect((error as RequestError).code).toBe('ONCELY_CONFIG');
     expect((error as RequestError).cause).toBeInstanceOf(ConfigError);
+    expect(server.requests()).toHaveLength(0);
+  });
+
+  it('aborted after the key was reserved but before sending: the key is released, not left unknown', async () => {
+    const controller = new AbortController();
+    const inner = memoryStore();
+    // The caller aborts while oncely is reserving: the attempt must not start.
+    const store: IdempotencyStore = {
+      ...inner,
+      reserve: async (input) => {
+        controller.abort();
+        return inner.reserve(input);
+      },
+    };
+    // How the attempt was settled in the store: released (nothing sent) or unknown (maybe sent).
+    let settled!: (type: string) => void;
+    const settlement = new Promise<string>((resolve) => {
+      settled = resolve;
+    });
+    const onEvent = (event: OncelyEvent) => {
+      if (event.type === 'released' || event.type === 'unknown') settled(event.type);
+    };
+    const got = client({ idem: { store, onEvent } });
+    const error = await rejection(
+      got.post('plain/orders', {
+        json: { amount: 7 },
+        signal: controller.signal,
+        context: oncely({ key: 'a-1' }),
+      }),
+    );
+    expect((error as RequestError).code).toBe('ERR_ABORTED');
+    expect(await settlement).toBe('released');
+    const records = [];
+    for await (const record of inner.list()) records.push(record);
+    expect(records).toEqual([]);
     expect(server.requests()).toHaveLength(0);
   });
 
