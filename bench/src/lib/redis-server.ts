@@ -76,13 +76,16 @@ export async function startRedis(): Promise<RedisServer> {
   };
 }
 
-/** `cmdstat_<name>` → calls, from `INFO commandstats`. */
+/** `cmdstat_<name>` → calls, from `INFO commandstats`; the key `usec:<name>` holds its server time. */
 export async function commandStats(admin: Redis): Promise<Map<string, number>> {
   const text = await admin.info('commandstats');
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-    if (m) out.set(m[1]!, Number(m[2]));
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
+    if (m) {
+      out.set(m[1]!, Number(m[2]));
+      out.set(`usec:${m[1]!}`, Number(m[3]));
+    }
   }
   return out;
 }
@@ -93,7 +96,7 @@ const OWN = new Set(['info', 'ping', 'flushall', 'config|resetstat', 'monitor', 
 export function delta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
   const out = new Map<string, number>();
   for (const [name, calls] of after) {
-    if (OWN.has(name)) continue;
+    if (OWN.has(name.replace(/^usec:/, ''))) continue;
     const d = calls - (before.get(name) ?? 0);
     if (d > 0) out.set(name, d);
   }

@@ -1,4 +1,5 @@
-import { canonicalBody, createIdempotency, memoryStore, type Send } from '@oncely/core';
+import { createHash } from 'node:crypto';
+import { canonicalBody, createIdempotency, memoryStore, normaliseTarget, type Send } from '@oncely/core';
 import { makeJsonText } from '../lib/bodies.js';
 import type { Context } from '../lib/context.js';
 import { type Section, section } from '../lib/report.js';
@@ -11,8 +12,11 @@ const SIZES: Array<[string, number]> = [
   ['1 MiB', 1024 * 1024],
 ];
 
-/** Median µs per call of `fn`, timed in batches until `budgetMs` is spent. */
-function timeIt(fn: (i: number) => unknown, budgetMs: number): number {
+/**
+ * µs per call of `fn`, timed in ~2 ms batches until `budgetMs` is spent: the median batch and the
+ * best one (on a shared machine the best batch is the closest to the code's own cost).
+ */
+function timeIt(fn: (i: number) => unknown, budgetMs: number): { median: number; best: number } {
   let batch = 1;
   // calibrate a batch of ~2 ms
   for (;;) {
@@ -30,10 +34,8 @@ function timeIt(fn: (i: number) => unknown, budgetMs: number): number {
     for (let j = 0; j < batch; j++) fn(i++);
     perCall.push(((performance.now() - start) * 1000) / batch);
   }
-  return percentile(
-    perCall.sort((a, b) => a - b),
-    50,
-  );
+  perCall.sort((a, b) => a - b);
+  return { median: percentile(perCall, 50), best: perCall[0]! };
 }
 
 function gc(): void {
@@ -66,31 +68,100 @@ export async function derivation(ctx: Context): Promise<Section[]> {
       (i) => canonicalBody(texts[i % texts.length]!, 'application/json', 8 << 20),
       budget,
     );
-    if (bytes === 1024) oneKiB = keyFor;
+    if (bytes === 1024) oneKiB = keyFor.median;
     rows.push([
       label,
       fmtNum(size),
-      fmtNum(keyFor, 2),
-      fmtNum(size / keyFor, 0),
-      fmtNum(canonical, 2),
-      fmtNum(size / canonical, 0),
+      fmtNum(keyFor.median, 2),
+      fmtNum(keyFor.best, 2),
+      fmtNum(size / keyFor.median, 0),
+      fmtNum(canonical.median, 2),
+      fmtNum(size / canonical.median, 0),
     ]);
   }
   ctx.log('s6: key derivation timed');
   s.tables.push({
-    header: ['body', 'bytes', 'keyFor µs', 'keyFor MB/s', 'canonicalBody µs', 'canonicalBody MB/s'],
+    header: [
+      'body',
+      'bytes',
+      'keyFor µs (median)',
+      'keyFor µs (best batch)',
+      'keyFor MB/s',
+      'canonicalBody µs',
+      'canonicalBody MB/s',
+    ],
     rows,
   });
   s.notes.push(
     `keyFor = the whole derivation a write pays (target normalisation, headers, canonical JSON, SHA-256 of ` +
       `key and fingerprint); canonicalBody = the JSON parse + sorted re-serialisation alone. Median of ~2 ms ` +
-      `batches, ${budget} ms per size. **1 KiB: ${fmtNum(oneKiB, 2)} µs** (target ≤ 10 µs).`,
+      `batches, ${budget} ms per size; MB/s from the median. **1 KiB: ${fmtNum(oneKiB, 2)} µs** (median; target ≤ 10 µs).`,
   );
   s.ratios.push({
     label: 'key derivation 1 KiB / 10 µs target',
     value: oneKiB / 10,
     target: 1,
     better: 'lower',
+  });
+
+  // Where a 1 KiB derivation goes: the parts, timed alone (what the profile points at).
+  const text = makeJsonText(`${ctx.runId}-s6-parts`, 1024);
+  const parsed = JSON.parse(text) as unknown;
+  const url = 'https://api.example.com/v1/orders?expand=items';
+  const record = {
+    key: `oncely:${'a'.repeat(64)}`,
+    scope: 'b'.repeat(64),
+    status: 'completed',
+    fingerprint: 'c'.repeat(64),
+    method: 'POST',
+    target: url,
+    createdAt: 1,
+    updatedAt: 1,
+    expiresAt: 1,
+    leaseOwner: null,
+    leaseUntil: null,
+    fencingToken: 1,
+    attempts: 1,
+    revision: 0,
+    audit: [] as object[],
+    response: {
+      status: 200,
+      statusText: 'OK',
+      headers: { 'content-type': 'application/json', 'content-length': '49' },
+      body: Buffer.from('{"id":"w_1","ok":true,"received":1024,"n":1}').toString('base64'),
+    },
+  };
+  const parts: Array<[string, () => unknown]> = [
+    [
+      'idem.keyFor (whole derivation)',
+      () => idem.keyFor({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body: text }),
+    ],
+    ['canonicalBody (parse + sorted stringify)', () => canonicalBody(text, 'application/json', 8 << 20)],
+    ['  JSON.parse alone', () => JSON.parse(text)],
+    ['  JSON.stringify of the parsed value (unsorted)', () => JSON.stringify(parsed)],
+    ['normaliseTarget (runs twice per write: plan + derive)', () => normaliseTarget(url)],
+    ['SHA-256 of the 1 KiB canonical text', () => createHash('sha256').update(text).digest('hex')],
+    [
+      'SHA-256 of a short string (3 per write: fingerprint, scope, key)',
+      () => createHash('sha256').update('credentials').digest('hex'),
+    ],
+    ['structuredClone of a completed record (memory store clone)', () => structuredClone(record)],
+    [
+      'spread copy of the same record',
+      () => ({
+        ...record,
+        audit: [...record.audit],
+        response: { ...record.response, headers: { ...record.response.headers } },
+      }),
+    ],
+  ];
+  s.tables.push({
+    caption: 'Parts of a 1 KiB write, each timed alone (µs per call):',
+    header: ['part', 'µs (median)', 'µs (best batch)'],
+    rows: parts.map(([name, fn]) => {
+      const t = timeIt(fn, budget / 3);
+      return [name, fmtNum(t.median, 2), fmtNum(t.best, 2)];
+    }),
   });
 
   const m = section('s6m', '6b. Memory per 100k in-flight records (memory store)');
