@@ -27,11 +27,13 @@ import { Doorbell, Wakeups } from './wakeups.js';
 export interface RedisStore extends IdempotencyStore {
   /** The prefix every key of this store starts with. */
   readonly keyPrefix: string;
+  /** Reported by a sweep (every `sweepEveryMs` while someone listens, or `purgeExpired()`). */
+  onExpiredUnknown(listener: (record: IdempotencyRecord) => void): () => void;
   /** Closes the connections the store opened itself (the wake-up subscriber) and stops its sweep. Never the caller's clients. */
   close(): Promise<void>;
 }
 
-/** How long (at most) to wait for a previous holder's Redlock lock to lapse after taking a record over. */
+/** Pause between attempts to lock a lease whose previous holder's Redlock lock has not lapsed yet. */
 const LOCK_RETRY_MS = 50;
 
 /**
@@ -88,14 +90,18 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     await lock?.release().catch(() => undefined); // it lapses by itself anyway
   }
 
-  /** Redlock mode: the lease is only ours once a quorum locked it; `false` when another owner holds it. */
-  async function lockLease(key: string, leaseMs: number, patient: boolean): Promise<LeaseLock> {
+  /**
+   * Redlock mode: the lease is only ours once a quorum locked it. A previous holder's lock lapses
+   * shortly after its record lease (both are extended together), so a held lock is retried for up
+   * to `commandTimeoutMs`; a quorum that does not answer fails at once.
+   */
+  async function lockLease(key: string, leaseMs: number): Promise<LeaseLock> {
     const started = Date.now();
     for (;;) {
       try {
         return await leases!.acquire(keys(key).lock, leaseMs);
       } catch (error) {
-        const retry = patient && error instanceof LeaseHeldError && Date.now() - started < leaseMs;
+        const retry = error instanceof LeaseHeldError && Date.now() - started < commandTimeoutMs;
         if (!retry) throw new StoreUnavailableError('lease-lock', error, key);
         await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
       }
@@ -103,7 +109,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   /** Records the grant; in Redlock mode locks it first, undoing the grant if the quorum refuses. */
-  async function grant(record: IdempotencyRecord, owner: string, leaseMs: number, patient: boolean) {
+  async function grant(record: IdempotencyRecord, owner: string, leaseMs: number, ttlMs: number) {
     const { key, fencingToken: token } = record;
     const hold = {
       owner,
@@ -114,18 +120,18 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     holds.set(key, token, hold);
     if (!leases) return;
     try {
-      hold.lock = await lockLease(key, leaseMs, patient);
+      hold.lock = await lockLease(key, leaseMs);
     } catch (error) {
       holds.take(key, token);
-      // Fail closed: nothing may be sent without the quorum lease; the grant is given back.
-      const undo = record.attempts > 1 ? undoTakeOver : store.release;
-      await undo(key, token).catch(() => undefined);
+      // Fail closed: nothing may be sent without the quorum lease. A fresh reservation is given
+      // back; a taken-over record goes (back) to unknown, since an earlier attempt may have run.
+      const undo =
+        record.attempts > 1
+          ? store.markUnknown(key, token, 'the Redlock lease could not be locked', ttlMs)
+          : store.release(key, token);
+      await undo.catch(() => undefined);
       throw error;
     }
-  }
-
-  async function undoTakeOver(key: string, token: number): Promise<void> {
-    await store.markUnknown(key, token, 'the Redlock lease could not be locked', 60_000);
   }
 
   async function read(key: string): Promise<{ record: IdempotencyRecord | undefined; now: number }> {
@@ -169,7 +175,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const reply = await call('reserve', 'reserve', input.key, owned(k), args, giveBack);
       const record = recordFrom(reply.rest);
       if (reply.outcome !== 'acquired') return { acquired: false, record };
-      await grant(record, input.owner, input.leaseMs, true);
+      await grant(record, input.owner, input.leaseMs, input.ttlMs);
       return { acquired: true, record };
     },
 
@@ -241,7 +247,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       if (reply.outcome === 'gone') return { won: false, record: undefined };
       const record = recordFrom(reply.rest);
       if (reply.outcome !== 'won') return { won: false, record };
-      await grant(record, input.owner, input.leaseMs, true);
+      await grant(record, input.owner, input.leaseMs, input.ttlMs);
       return { won: true, record };
     },
 
