@@ -1,10 +1,4 @@
-import {
-  ConfigError,
-  type ExecuteOptions,
-  type Idempotency,
-  type OutgoingRequest,
-  REPLAYED_HEADER,
-} from '@oncely/core';
+import { ConfigError, type ExecuteOptions, type Idempotency, type OutgoingRequest } from '@oncely/core';
 import type { BeforeRequestHook, ExtendOptions, NormalizedOptions } from 'got';
 import { asReusable, drain, identityOf, ONE_SHOT_BODY, type ReusableBody } from './body.js';
 import { readRequestOptions } from './context.js';
@@ -33,12 +27,7 @@ export function idempotency(idem: Idempotency, settings: GotPluginOptions = {}):
     const url = String(options.url);
     const executeOptions = readRequestOptions(options.context, options.signal as AbortSignal | undefined);
     if (!idem.isGuarded(options.method, url, executeOptions)) return undefined;
-    if (options.isStream && options.body === undefined) {
-      throw new ConfigError(
-        'got.stream() writes its body after hooks run, so oncely can neither fingerprint nor re-send it. ' +
-          'Pass the body as `body`/`json`/`form`, use the promise API, or set context.oncely.skip',
-      );
-    }
+    refuseLateStreamBody(options);
     const request: OutgoingRequest = { method: options.method, url, headers: options.headers };
     const body = await reusableBody(idem, options, request, executeOptions, maxBodyBytes);
     const result = await idem.execute(
@@ -46,14 +35,22 @@ export function idempotency(idem: Idempotency, settings: GotPluginOptions = {}):
       (prepared) => sendAttempt(options, prepared, body.wire),
       executeOptions,
     );
-    // Core marks every response it did not fetch for this call; the header is the documented signal.
-    const replayed = result.replayed || result.response.headers[REPLAYED_HEADER] === 'true';
-    return new GuardedResponse(result.response, url, replayed) as unknown as Awaited<
+    // Core already set the `oncely-replayed` header on replays; `isFromCache` is got's own flag for it.
+    return new GuardedResponse(result.response, url, result.replayed) as unknown as Awaited<
       ReturnType<BeforeRequestHook>
     >;
   };
 
   return { hooks: { beforeRequest: [beforeRequest] } };
+}
+
+/** `got.stream()` without a body option gets its body piped in after hooks have run: unseen, unsendable. */
+function refuseLateStreamBody(options: NormalizedOptions): void {
+  if (!options.isStream || options.body !== undefined) return;
+  throw new ConfigError(
+    'got.stream() writes its body after hooks run, so oncely can neither fingerprint nor re-send it. ' +
+      'Pass the body as `body`/`json`/`form`, use the promise API, or set context.oncely.skip',
+  );
 }
 
 /**
