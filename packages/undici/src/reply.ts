@@ -122,7 +122,8 @@ export async function reply(
 
 /** Reports an error to the caller's handler once: the oncely error itself, or the transport error. */
 export function fail(handler: Dispatcher.DispatchHandler, controller: ReplyController, error: unknown): void {
-  if (controller.finish()) report(handler, controller, error);
+  // A caller who aborted hears its own reason, whatever the abort caused further down.
+  if (controller.finish()) report(handler, controller, controller.reason ?? error);
 }
 
 function report(handler: Dispatcher.DispatchHandler, controller: ReplyController, error: unknown): void {
