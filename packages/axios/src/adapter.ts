@@ -19,6 +19,7 @@ import {
 import { toAxiosError } from './errors.js';
 import { toOutgoing } from './request.js';
 import { settle, toAxiosResponse, toWire } from './response.js';
+import { abortedAs, callSignal } from './signal.js';
 
 /** Marks our adapter so that installing twice (which would nest two guards) is refused. */
 export const ONCELY_ADAPTER = Symbol.for('oncely.axios.adapter');
@@ -52,11 +53,12 @@ export function idempotentAdapter(deps: AdapterDeps): AxiosAdapter {
   const adapter: AxiosAdapter = async (config) => {
     const inner = getAdapter(deps.original, config);
     const { key, skip, override } = config.oncely ?? {};
-    const options: ExecuteOptions = { key, skip, override, signal: abortSignalOf(config) };
+    const options: ExecuteOptions = { key, skip, override };
     try {
       const method = (config.method ?? 'get').toUpperCase();
       const url = deps.fullUrl(config);
       if (!deps.idem.isGuarded(method, url, options)) return await inner(config);
+      options.signal = callSignal(config);
       const sent = new WeakMap<WireResponse, AxiosResponse>();
       const send: Send = async (prepared) => {
         const response = await inner(attemptConfig(config, prepared)).catch((error: unknown) => {
@@ -111,9 +113,5 @@ function asAttemptError(error: unknown, config: InternalAxiosRequestConfig): unk
 function asAxiosError(error: unknown, config: InternalAxiosRequestConfig): unknown {
   if (error instanceof AxiosError) return error;
   if (error instanceof IdempotencyError) return toAxiosError(error, config);
-  return AxiosError.from(error, undefined, config);
-}
-
-function abortSignalOf(config: InternalAxiosRequestConfig): AbortSignal | undefined {
-  return config.signal instanceof AbortSignal ? config.signal : undefined;
+  return abortedAs(error, config) ?? AxiosError.from(error, undefined, config);
 }
