@@ -273,6 +273,15 @@ export function runConformance(driver: ClientDriver, errors: NativeErrorShape): 
         expect(counting.total()).toBeGreaterThan(before);
       });
 
+      it('skip: the request on the wire is byte-identical to the bare client', async () => {
+        const { client } = setup();
+        const headers = { 'x-trace': 'skip' };
+        await client.request('POST', '/plain/orders', { amount: 8 }, { skip: true, headers });
+        await bare().request('POST', '/plain/orders', { amount: 8 }, { headers });
+        const [withPlugin, without] = server.requests();
+        expect(withPlugin && wire(withPlugin)).toEqual(without && wire(without));
+      });
+
       it('explicit key: the key, not the body, decides what is the same operation', async () => {
         const { client } = setup();
         const a = await client.request('POST', '/plain/orders', { amount: 1 }, { key: 'op-1' });
