@@ -8,6 +8,8 @@ import { bounded, type RedisClient } from './client.js';
 export class Wakeups {
   private subscriber: RedisClient | undefined;
   private readonly listeners = new Map<string, Set<() => void>>();
+  /** The SUBSCRIBE of each channel, so a second waiter also waits until the subscription is live. */
+  private readonly subscribed = new Map<string, Promise<unknown>>();
   private closed = false;
 
   constructor(
@@ -25,23 +27,27 @@ export class Wakeups {
     }
     set.add(wake);
     const stop = () => this.unlisten(channel, wake);
-    if (first) {
-      try {
-        const subscriber = this.connection();
-        await bounded(subscriber, { operation: 'subscribe', key: channel, timeoutMs: this.timeoutMs }, () =>
-          subscriber.subscribe(channel),
-        );
-      } catch (error) {
-        stop();
-        throw error;
-      }
+    try {
+      if (first) this.subscribed.set(channel, this.subscribe(channel));
+      await this.subscribed.get(channel);
+    } catch (error) {
+      stop();
+      throw error;
     }
     return stop;
+  }
+
+  private subscribe(channel: string): Promise<unknown> {
+    const subscriber = this.connection();
+    return bounded(subscriber, { operation: 'subscribe', key: channel, timeoutMs: this.timeoutMs }, () =>
+      subscriber.subscribe(channel),
+    );
   }
 
   close(): void {
     this.closed = true;
     this.listeners.clear();
+    this.subscribed.clear();
     this.subscriber?.disconnect();
     this.subscriber = undefined;
   }
@@ -50,6 +56,7 @@ export class Wakeups {
     const set = this.listeners.get(channel);
     if (!set?.delete(wake) || set.size > 0) return;
     this.listeners.delete(channel);
+    this.subscribed.delete(channel);
     this.subscriber?.unsubscribe(channel).catch(() => undefined);
   }
 
