@@ -84,7 +84,13 @@ export interface PostInput {
 export function powertoolsPost(
   client: RedisClient,
   ax: AxiosInstance,
-  options: { localCache?: boolean; maxLocalCacheSize?: number; keyPrefix?: string } = {},
+  options: {
+    localCache?: boolean;
+    maxLocalCacheSize?: number;
+    keyPrefix?: string;
+    /** Register the fake 60 s Lambda context (default); `false` = plain use outside Lambda. */
+    lambdaContext?: boolean;
+  } = {},
 ): (input: PostInput) => Promise<{ status: number; data: unknown }> {
   const persistenceStore = new CachePersistenceLayer({
     client: client as unknown as ConstructorParameters<typeof CachePersistenceLayer>[0]['client'],
@@ -97,9 +103,11 @@ export function powertoolsPost(
   // Outside Lambda there is no deadline: without a context Powertools writes no in-progress expiry
   // (the orphan bug of their #5678) and console.warns on every call. A constant 60 s "remaining
   // time" mirrors oncely's default 60 s lease and is the fair, best-case setup.
-  config.registerLambdaContext({ getRemainingTimeInMillis: () => 60_000 } as unknown as Parameters<
-    IdempotencyConfig['registerLambdaContext']
-  >[0]);
+  if (options.lambdaContext !== false) {
+    config.registerLambdaContext({ getRemainingTimeInMillis: () => 60_000 } as unknown as Parameters<
+      IdempotencyConfig['registerLambdaContext']
+    >[0]);
+  }
   return makeIdempotent(
     async (input: PostInput) => {
       const res = await ax.post(input.url, input.body);

@@ -145,7 +145,8 @@ export function renderSvg(ratios: Ratio[], title: string): string {
     parts.push(
       `<rect x="${labelW}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 10}" fill="${colour}" rx="2"/>`,
     );
-    parts.push(`<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 15}">${r.value.toFixed(2)}×</text>`);
+    const textX = Math.max(labelW + w, r.target !== undefined ? x(r.target) : 0) + 6;
+    parts.push(`<text x="${textX.toFixed(1)}" y="${y + 15}">${r.value.toFixed(2)}×</text>`);
     if (r.target !== undefined) {
       const tx = x(r.target).toFixed(1);
       parts.push(
