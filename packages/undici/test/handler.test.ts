@@ -1,10 +1,4 @@
-import {
-  createIdempotency,
-  ErrorCode,
-  type Idempotency,
-  InFlightTimeoutError,
-  memoryStore,
-} from '@oncely/core';
+import { createIdempotency, ErrorCode, InFlightTimeoutError, memoryStore } from '@oncely/core';
 import { idempotency } from '@oncely/undici';
 import { Agent, type Dispatcher, MockAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -151,10 +151,11 @@ describe('undici.request through the interceptor', () => {
 
   it('refuses a stream body without a key (nothing sent) and sends it once with one', async () => {
     const before = server.received().length;
+    const unsent = Readable.from([Buffer.from('chunk-a'), Buffer.from('chunk-b')]);
     const refused = await request(`${server.url}/plain/uploads`, {
       method: 'POST',
       dispatcher: agent,
-      body: Readable.from([Buffer.from('chunk-a'), Buffer.from('chunk-b')]),
+      body: unsent,
     }).catch((e) => e);
     expect(refused).toBeInstanceOf(KeyDerivationError);
     expect(server.received().length).toBe(before);
@@ -168,6 +169,18 @@ describe('undici.request through the interceptor', () => {
     expect(keyed.statusCode).toBe(201);
     await keyed.body.dump();
     expect(server.received().at(-1)!.body).toBe('chunk-achunk-b');
+
+    // A replay sends nothing: the stream it never read is closed, not left open.
+    const unread = Readable.from([Buffer.from('chunk-a'), Buffer.from('chunk-b')]);
+    const replay = await request(`${server.url}/plain/uploads`, {
+      method: 'POST',
+      dispatcher: agent,
+      body: unread,
+      oncely: { key: 'upload-1' },
+    });
+    await replay.body.dump();
+    expect(replay.headers['oncely-replayed']).toBe('true');
+    expect(unread.destroyed).toBe(true);
   });
 
   it('buffers an iterable body and fingerprints its bytes', async () => {
