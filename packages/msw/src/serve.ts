@@ -1,0 +1,79 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getResponse, type RequestHandler } from 'msw';
+
+export interface ServeOptions {
+  /** The origin the handlers were built for (the emulator's `baseUrl` origin), e.g. `'https://api.stripe.com'`. */
+  origin: string;
+  /** Default `0`: a free port. */
+  port?: number | undefined;
+  /** Default `'127.0.0.1'`. */
+  host?: string | undefined;
+}
+
+export interface Served {
+  /** `http://127.0.0.1:<port>`: use it instead of the origin. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves MSW handlers over real loopback HTTP, for clients MSW cannot intercept (`undici.request`,
+ * fetch with an undici `dispatcher`). A request to `<url>/v1/charges` is answered as
+ * `<origin>/v1/charges` would be; `HttpResponse.error()` destroys the socket (a lost response).
+ */
+export async function serve(handlers: RequestHandler[], options: ServeOptions): Promise<Served> {
+  const origin = new URL(options.origin).origin;
+  const server = createServer((req, res) => {
+    answer(handlers, origin, req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: String(error) }));
+    });
+  });
+  await new Promise<void>((resolve) =>
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
+  );
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    url: `http://${address}:${port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+    },
+  };
+}
+
+async function answer(handlers: RequestHandler[], origin: string, req: IncomingMessage, res: ServerResponse) {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && name !== 'host')
+      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const method = req.method ?? 'GET';
+  const request = new Request(new URL(req.url ?? '/', origin), {
+    method,
+    headers,
+    body: method === 'GET' || method === 'HEAD' ? undefined : body,
+  });
+  const response = await getResponse(handlers, request);
+  if (!response) {
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'no_handler' }));
+    return;
+  }
+  if (response.type === 'error') {
+    req.socket.destroy();
+    return;
+  }
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const out: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    out[name] = value;
+  });
+  out['content-length'] = String(bytes.byteLength);
+  res.writeHead(response.status, out);
+  res.end(bytes);
+}
