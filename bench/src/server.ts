@@ -8,13 +8,14 @@ import type { AddressInfo } from 'node:net';
 
 const writes = new Map<string, number>();
 let total = 0;
+let connections = 0;
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method === 'GET' && url.pathname === '/__count') {
     const path = url.searchParams.get('path') ?? '';
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ count: writes.get(path) ?? 0, total }));
+    res.end(JSON.stringify({ count: writes.get(path) ?? 0, total, connections }));
     return;
   }
   let size = 0;
@@ -34,6 +35,9 @@ const server = createServer((req, res) => {
     if (delay > 0) setTimeout(reply, delay);
     else reply();
   });
+});
+server.on('connection', () => {
+  connections++;
 });
 server.keepAliveTimeout = 60_000;
 server.headersTimeout = 65_000;
