@@ -52,6 +52,21 @@ describe('request bodies', () => {
     expect(server().writes()).toBe(2);
   });
 
+  it('a provider that takes its key in a body field: the rewritten body goes out with a correct length', async () => {
+    const preset = { name: 'body-keyed', carry: { bodyField: 'idempotency_key' } };
+    const { instance } = client({}, { routes: [{ match: 'POST /plain/*', provider: preset }] });
+    const data = { amount: 1 };
+    // A derived key: with an explicit `oncely.key` core does not rewrite the body (reported to the lead).
+    const response = await instance.post('/plain/orders', data);
+    expect(response.data).toMatchObject({
+      amount: 1,
+      idempotency_key: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    const sent = server().requests()[0];
+    expect(Number(sent?.headers['content-length'])).toBe(sent?.body.byteLength);
+    expect(data).toEqual({ amount: 1 });
+  });
+
   it('baseURL, url and params make the target: other params, other operation', async () => {
     const { instance } = client();
     await instance.post('/plain/orders', { amount: 1 }, { params: { expand: 'a' } });
