@@ -70,10 +70,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     return parseReply(raw);
   }
 
-  /** The hold a write needs: the owner to check, and in Redlock mode a lock still held. */
-  function holdFor(key: string, token: number): string {
+  /**
+   * The owner a write is checked against. Recording an outcome (`complete`, `extend`) also needs
+   * the Redlock lock still held; giving the lease up (`release`, `markUnknown`) only needs the token.
+   */
+  function holdFor(key: string, token: number, needsLock = false): string {
     const hold = holds.get(key, token);
-    if (hold?.lost || (hold?.lock && hold.lock.validUntil <= Date.now())) {
+    if (needsLock && (hold?.lost || (hold?.lock && hold.lock.validUntil <= Date.now()))) {
       holds.take(key, token);
       throw new LeaseLostError(key, 'the Redlock lease lock was lost');
     }
@@ -180,7 +183,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
 
     async complete(key: string, token: number, input: CompleteInput): Promise<IdempotencyRecord> {
-      const owner = holdFor(key, token);
+      const owner = holdFor(key, token, true);
       const k = keys(key);
       const args = [
         token,
@@ -206,7 +209,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
 
     async extend(key: string, token: number, leaseMs: number): Promise<number> {
-      const owner = holdFor(key, token);
+      const owner = holdFor(key, token, true);
       const reply = await call('extend', 'extend', key, owned(keys(key)), [token, owner, leaseMs]);
       lostIf(reply, key, token);
       const hold = holds.get(key, token);

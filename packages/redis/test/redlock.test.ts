@@ -106,6 +106,9 @@ describe('redlock quorum', () => {
       }),
     ).rejects.toBeInstanceOf(LeaseLostError);
     expect((await store.get('rl:lost'))?.status).toBe('in_flight');
+    // Giving the lease up needs only the token: the outcome is recorded as undecided.
+    await store.markUnknown('rl:lost', record.fencingToken, 'lease lock lost', 60_000);
+    expect((await store.get('rl:lost'))?.status).toBe('unknown');
     await reviveAll();
   });
 
