@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { ConfigError, PayloadMismatchError } from '@oncely/core';
+import { ConfigError, memoryStore, PayloadMismatchError } from '@oncely/core';
 import axios, { AxiosError } from 'axios';
 import { describe, expect, it } from 'vitest';
 import { oncelyErrorOf, withIdempotency } from '../src/index.js';
@@ -89,6 +89,15 @@ describe('oncely errors reach the caller as AxiosError', () => {
     expect(sent.status).toBe(201);
     expect(sent.oncely?.replayed).toBe(false);
     expect(server().writes()).toBe(1);
+  });
+
+  it('store down (fail closed): ONCELY_STORE_UNAVAILABLE as an AxiosError, nothing sent', async () => {
+    const store = memoryStore();
+    store.reserve = () => Promise.reject(new Error('connection refused'));
+    const { instance } = client({}, { store });
+    const error = await rejection(instance.post('/plain/orders', { amount: 1 }));
+    expect((error as AxiosError).oncelyCode).toBe('ONCELY_STORE_UNAVAILABLE');
+    expect(server().requests()).toHaveLength(0);
   });
 
   it('installing twice on one instance is refused', () => {
