@@ -58,13 +58,19 @@ function planFor(idem: Idempotency, opts: DispatchOptions): Plan {
   const headers = hasControlHeaders ? rewriteHeaders(pairs, {}, isControlHeader) : pairs;
   const url = urlOf(opts);
   if (idem.isGuarded(opts.method, url, control)) return { guarded: true, url, headers, control };
-  // Unguarded requests go on untouched; only control data is taken off.
-  if (!hasControlHeaders && opts.oncely === undefined) return { guarded: false, wireOptions: opts };
+  // Unguarded requests go on untouched; only control data is taken off. Headers given as a
+  // one-shot iterator were consumed by reading them, so they go on as the record read.
+  const rebuildHeaders = hasControlHeaders || isIterator(opts.headers);
+  if (!rebuildHeaders && opts.oncely === undefined) return { guarded: false, wireOptions: opts };
   const { oncely: _control, ...rest } = opts;
   return {
     guarded: false,
-    wireOptions: hasControlHeaders ? { ...rest, headers: toRecord(headers) } : rest,
+    wireOptions: rebuildHeaders ? { ...rest, headers: toRecord(headers) } : rest,
   };
+}
+
+function isIterator(value: unknown): boolean {
+  return typeof (value as { next?: unknown } | null | undefined)?.next === 'function';
 }
 
 async function guard(

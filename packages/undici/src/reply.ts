@@ -98,6 +98,7 @@ export async function reply(
   controller: ReplyController,
   response: WireResponse,
 ): Promise<void> {
+  if (controller.aborted) return fail(handler, controller, controller.reason);
   const body = Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength);
   controller.rawHeaders = rawHeadersOf(response.headers);
   try {

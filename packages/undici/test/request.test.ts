@@ -132,6 +132,15 @@ describe('undici.request through the interceptor', () => {
     expect(storeCalls).toBe(0);
   });
 
+  it('passes headers given as a one-shot iterator on intact', async () => {
+    const headers = (function* () {
+      yield ['x-from-generator', 'yes'] as [string, string];
+    })();
+    const response = await request(`${server.url}/echo`, { dispatcher: agent, headers });
+    const echoed = (await response.body.json()) as { headers: Record<string, string> };
+    expect(echoed.headers['x-from-generator']).toBe('yes');
+  });
+
   it('never mutates the caller’s options', async () => {
     const headers = { ...json, 'x-oncely-key': 'frozen-1' };
     const options = { method: 'POST' as const, dispatcher: agent, headers, body: '{"z":1}' };
