@@ -7,6 +7,7 @@ import {
   type ExecuteOptions,
   type Idempotency,
   type IdempotencyRecord,
+  type IdempotencyStore,
   type OutgoingRequest,
   type Send,
 } from '@oncely/core';
@@ -146,7 +147,11 @@ export async function unknownRecord(
 }
 
 /** An `in_flight` record through the store API; `leaseMs` short makes one whose owner "died". */
-export async function inFlightRecord(f: Fixture, leaseMs = 600_000, namespace = NAMESPACE): Promise<string> {
+export async function inFlightRecord(
+  f: { store: IdempotencyStore },
+  leaseMs = 600_000,
+  namespace = NAMESPACE,
+): Promise<string> {
   const key = `${namespace}:${randomUUID().replaceAll('-', '')}`;
   const reserved = await f.store.reserve({
     key,
