@@ -39,6 +39,8 @@ export function isOneShotBody(body: unknown): boolean {
     typeof (body as { pipe?: unknown }).pipe === 'function' ||
     typeof (body as { getReader?: unknown }).getReader === 'function' ||
     Symbol.asyncIterator in body ||
+    // Sync iterables that are not arrays (generators, Set, Map) would serialise as `{}`: refuse them.
+    (Symbol.iterator in body && !Array.isArray(body)) ||
     (typeof Blob !== 'undefined' && body instanceof Blob) ||
     (typeof FormData !== 'undefined' && body instanceof FormData)
   );
@@ -72,12 +74,31 @@ export function canonicalBody(
         maxBytes,
       );
     }
-    return { kind: 'bytes', canonical: bytes, parsed: undefined, text: undefined };
+    return {
+      kind: 'bytes',
+      canonical: withoutBoundary(bytes, contentType),
+      parsed: undefined,
+      text: undefined,
+    };
   }
   // A JSON-able value handed to execute() directly.
   const text = stringifyValue(body);
   checkSize(Buffer.byteLength(text), maxBytes);
   return { kind: 'json', canonical: text, parsed: body, text };
+}
+
+/**
+ * Multipart bodies carry a random boundary chosen per serialisation: it is replaced by a fixed one,
+ * so the same form serialised twice has one identity.
+ */
+function withoutBoundary(bytes: Uint8Array, contentType: string | undefined): Uint8Array {
+  const boundary =
+    contentType && /^multipart\//i.test(contentType)
+      ? /boundary="?([^";]+)"?/i.exec(contentType)?.[1]
+      : undefined;
+  if (!boundary) return bytes;
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  return Buffer.from(text.split(boundary).join('oncely-boundary'), 'latin1');
 }
 
 function canonicalText(text: string, contentType: string | undefined, maxBytes: number): CanonicalBody {
@@ -93,7 +114,14 @@ function canonicalText(text: string, contentType: string | undefined, maxBytes: 
     }
     return { kind: 'json', canonical: stringifyValue(parsed), parsed, text };
   }
-  return { kind: 'bytes', canonical: text, parsed: undefined, text };
+  return {
+    kind: 'bytes',
+    canonical: /^multipart\//i.test(contentType ?? '')
+      ? withoutBoundary(Buffer.from(text), contentType)
+      : text,
+    parsed: undefined,
+    text,
+  };
 }
 
 function canonicalForm(text: string, maxBytes: number): CanonicalBody {

@@ -52,6 +52,8 @@ export interface Idempotency {
   ): { key: string; fingerprint: string } | undefined;
   readonly store: IdempotencyStore;
   readonly namespace: string;
+  /** Bodies up to this many bytes are canonicalised; plugins buffer one-shot bodies to the same cap. */
+  readonly maxBodyBytes: number;
   /** Detaches from the store's expiry notifications. The store itself belongs to the caller. */
   close(): void;
 }
@@ -543,6 +545,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     keyFor,
     store,
     namespace: config.namespace,
+    maxBodyBytes: config.derive.maxBodyBytes,
     close: () => detach?.(),
   };
 }

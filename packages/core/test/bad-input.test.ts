@@ -126,3 +126,38 @@ describe('secrets never reach the store', () => {
     for (const needle of ['DO_NOT_STORE', 'sk_live', 'COOKIE']) expect(serialised).not.toContain(needle);
   });
 });
+
+describe('bodies that only look serialisable', () => {
+  const idem = createIdempotency();
+  it.each([
+    [
+      'a generator',
+      () =>
+        (function* () {
+          yield 'a';
+        })(),
+    ],
+    ['a Set', () => new Set([1])],
+    ['a Map', () => new Map([[1, 2]])],
+  ])('%s → KeyDerivationError (it would serialise as {})', async (_, body) => {
+    const send = ok();
+    await expect(idem.execute(charge(undefined, { body: body() }), send)).rejects.toBeInstanceOf(
+      KeyDerivationError,
+    );
+    expect(send).not.toHaveBeenCalled();
+  });
+
+  it('a multipart body has one identity whatever its random boundary', () => {
+    const form = (boundary: string) =>
+      idem.keyFor({
+        method: 'POST',
+        url: 'https://api.example.com/upload',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        body: Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--${boundary}--\r\n`,
+        ),
+      })!.key;
+    expect(form('xyz123')).toBe(form('abc987'));
+    expect(idem.maxBodyBytes).toBe(4 * 1024 * 1024);
+  });
+});
