@@ -38,7 +38,11 @@ export interface RedlockOptions extends Settings {
 /** How long to wait for the stragglers' votes when deciding why an acquire failed. */
 const VOTE_GRACE_MS = 200;
 
-export function redlockLeases(options: RedlockOptions): LeaseLocks {
+/**
+ * `timeoutMs` bounds each quorum operation: a master whose client queues commands while it
+ * reconnects would otherwise hold the vote open.
+ */
+export function redlockLeases(options: RedlockOptions, timeoutMs: number): LeaseLocks {
   const { clients, ...settings } = options;
   // We retry ourselves where it makes sense; by default one attempt, so a lost quorum fails fast.
   const redlock = new Redlock(clients as never[], { retryCount: 0, ...settings });
@@ -46,9 +50,12 @@ export function redlockLeases(options: RedlockOptions): LeaseLocks {
   return {
     async acquire(resource, ms) {
       let lock: Awaited<ReturnType<Redlock['acquire']>>;
+      const acquiring = redlock.acquire([resource], ms);
       try {
-        lock = await redlock.acquire([resource], ms);
+        lock = await within(acquiring, timeoutMs, 'acquire');
       } catch (error) {
+        // A lock granted after we gave up is nobody's: give it back.
+        acquiring.then((late) => late.release()).catch(() => undefined);
         throw (await isHeld(error)) ? new LeaseHeldError(resource) : error;
       }
       return {
@@ -56,7 +63,7 @@ export function redlockLeases(options: RedlockOptions): LeaseLocks {
           return lock.expiration;
         },
         async extend(extra) {
-          lock = await lock.extend(extra);
+          lock = await within(lock.extend(extra), timeoutMs, 'extend');
         },
         async release() {
           await lock.release();
@@ -77,6 +84,18 @@ async function isHeld(error: unknown): Promise<boolean> {
     (e) => !(e instanceof ResourceLockedError),
   ).length;
   return unreachable <= stats.membershipSize - stats.quorumSize;
+}
+
+async function within<T>(operation: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redlock ${what}: no quorum answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([operation, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function delay(ms: number): Promise<ExecutionStats | undefined> {

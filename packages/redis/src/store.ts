@@ -44,7 +44,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const config = resolveOptions(options);
   const { client, keyPrefix, commandTimeoutMs } = config;
   defineScripts(client);
-  const leases: LeaseLocks | undefined = config.redlock && redlockLeases(config.redlock);
+  const leases: LeaseLocks | undefined = config.redlock && redlockLeases(config.redlock, commandTimeoutMs);
   const holds = new Holds();
   const wakeups = new Wakeups(client, commandTimeoutMs);
   const expiredListeners = new Set<(record: IdempotencyRecord) => void>();
@@ -111,7 +111,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     }
   }
 
-  /** Records the grant; in Redlock mode locks it first, undoing the grant if the quorum refuses. */
+  /** Records the grant; in Redlock mode also locks the lease, undoing the grant if the quorum refuses. */
   async function grant(record: IdempotencyRecord, owner: string, leaseMs: number, ttlMs: number) {
     const { key, fencingToken: token } = record;
     const hold = {

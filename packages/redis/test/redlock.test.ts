@@ -145,4 +145,25 @@ describe('redlock quorum', () => {
     expect(await store.get(key)).toBeUndefined();
     await reviveAll();
   });
+  it('lock clients that queue commands while a master is down still fail closed, bounded by commandTimeoutMs', async () => {
+    const queueing = lockServers.map((server) => {
+      const client = new Redis(server.url, { retryStrategy: () => 50 }); // offline queue on (the default)
+      client.on('error', () => undefined);
+      return client;
+    });
+    const store = redisStore({
+      client: records,
+      keyPrefix: prefix,
+      commandTimeoutMs: 300,
+      redlock: { clients: queueing },
+    });
+    stores.push(store);
+    await Promise.all(queueing.map((c) => c.ping()));
+    await kill(2);
+    const error = await store.reserve(input('rl:queued')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(await store.get('rl:queued')).toBeUndefined();
+    for (const client of queueing) client.disconnect();
+    await reviveAll();
+  });
 });
