@@ -10,7 +10,8 @@ import { sendOnce } from './send.js';
 export interface UndiciIdempotencyOptions {
   /**
    * Iterable and async-iterable request bodies (what fetch passes) are buffered up to this many
-   * bytes so every attempt re-sends the same bytes. Keep it equal to core's `maxBodyBytes`. Default 4 MiB.
+   * bytes so every attempt re-sends the same bytes. Keep it equal to core's `maxBodyBytes`.
+   * Default: core's cap when the `Idempotency` object exposes it, else 4 MiB (core's default).
    */
   maxBodyBytes?: number | undefined;
 }
@@ -34,7 +35,9 @@ export function idempotency(
   idem: Idempotency,
   options: UndiciIdempotencyOptions = {},
 ): Dispatcher.DispatcherComposeInterceptor {
-  const read = rememberingReader(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  // Core's own cap when it exposes one (proposed), so the two cannot disagree.
+  const coreCap = (idem as { maxBodyBytes?: number }).maxBodyBytes;
+  const read = rememberingReader(options.maxBodyBytes ?? coreCap ?? DEFAULT_MAX_BODY_BYTES);
   return (dispatch) =>
     // Exactly two declared parameters: undici 6 and 8 check `dispatch.length === 2`.
     function oncelyDispatch(opts: DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
