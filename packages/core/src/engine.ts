@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { classifyResponse, isProviderReplay, providerMessage, wasNotSent } from './classify.js';
+import { classifyResponse, isProviderReplay, providerMessage, readPath, wasNotSent } from './classify.js';
 import { type ResolvedRoute, resolveConfig } from './config.js';
 import { conflictAction } from './conflict.js';
 import { type Derived, derive } from './derive.js';
@@ -136,7 +136,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       const twin = inflight.get(derived.key);
       if (twin?.fingerprint === derived.fingerprint) {
         emit({ type: 'coalesced', key: derived.key });
-        const result = await twin.promise;
+        const result = await untilAborted(twin.promise, opts.signal);
         return { ...result, response: markReplayed(result.response), replayed: true };
       }
       if (!twin) {
@@ -237,9 +237,15 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     const remaining = op.deadline - Date.now();
     if (remaining <= 0) throw new InFlightTimeoutError(key, config.waitMs);
     emit({ type: 'waiting', key, token: record.fencingToken });
-    const next = await storeCall('waitFor', key, () => store.waitFor(key, remaining, op.options.signal));
-    op.options.signal?.throwIfAborted();
-    return next;
+    const { signal } = op.options;
+    try {
+      const next = await store.waitFor(key, remaining, signal);
+      signal?.throwIfAborted();
+      return next;
+    } catch (error) {
+      signal?.throwIfAborted(); // an abort is the caller's, not the store's failure
+      throw asStoreError('waitFor', error, key);
+    }
   }
 
   /** The earlier attempt's outcome is unknown: re-send under the provider's key, ask the hook, or refuse. */
@@ -427,7 +433,15 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
               );
               throw new InFlightTimeoutError(key, config.waitMs);
             }
-            await sleep(delay, undefined, { signal: op.options.signal });
+            try {
+              await sleep(delay, undefined, { signal: op.options.signal });
+            } catch (error) {
+              // Aborted while the provider still runs an earlier attempt: the outcome is not known.
+              await settle('markUnknown', key, () =>
+                store.markUnknown(key, token, 'aborted while the key was in use', ttlMs),
+              );
+              throw error;
+            }
           }
         }
       }
@@ -506,7 +520,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     if (!carry || providerKey === undefined) return prepared;
     if ('header' in carry) {
       prepared.setHeaders[carry.header.toLowerCase()] = formatHeaderValue(providerKey, carry.format);
-    } else if (providerKey !== derived.explicitKey) {
+    } else if (bodyFieldValue(derived, carry.bodyField) !== providerKey) {
       prepared.body = withBodyField(derived, carry.bodyField, providerKey);
     }
     return prepared;
@@ -550,6 +564,17 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
   };
 }
 
+/** The promise, or the signal's reason if the caller aborts first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 async function passthrough(request: OutgoingRequest, send: Send): Promise<ExecuteResult> {
   const response = await send({
     method: request.method,
@@ -588,6 +613,12 @@ function checkCarry(preset: ProviderPreset | undefined, derived: Derived): void 
       `Provider '${preset.name}' takes its key in the body field '${preset.carry.bodyField}', which needs a JSON or form body`,
     );
   }
+}
+
+/** The value a JSON or form body already carries in the provider's key field. */
+function bodyFieldValue(derived: Derived, field: string): unknown {
+  const value = readPath(derived.body?.parsed, field);
+  return derived.body?.kind === 'form' && Array.isArray(value) ? value[0] : value;
 }
 
 function withBodyField(derived: Derived, field: string, value: string): string {

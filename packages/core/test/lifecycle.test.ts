@@ -477,3 +477,52 @@ describe('provider names an existing resource (GoCardless-style conflict)', () =
     expect((await store.get(idem.keyFor(request())!.key))?.status).toBe('unknown');
   });
 });
+
+describe('explicit keys, body-field providers and aborts', () => {
+  const square = { routes: [{ match: 'POST https://connect.squareup.com/*', provider: 'square' }] };
+  const payment = (body: object) => charge(body, { url: 'https://connect.squareup.com/v2/payments' });
+
+  it('an explicit key still reaches a body-field provider', async () => {
+    const { idem } = setup(square);
+    const send = ok();
+    await idem.execute(payment({ amount_money: { amount: 100 } }), send, { key: 'pay-1' });
+    expect(JSON.parse(String(send.calls[0]!.body))).toMatchObject({ idempotency_key: 'pay-1' });
+  });
+
+  it('a body that already carries the key is sent unchanged', async () => {
+    const { idem } = setup(square);
+    const send = ok();
+    await idem.execute(payment({ amount_money: { amount: 100 }, idempotency_key: 'mine' }), send);
+    expect(send.calls[0]!.body).toBeUndefined();
+  });
+
+  it('aborting while a same-process twin runs rejects the waiter only', async () => {
+    const { idem } = setup();
+    const gate = deferred();
+    const send = fakeSend(async () => {
+      await gate.promise;
+      return jsonResponse(201, { id: 'x' });
+    });
+    const owner = idem.execute(charge(), send);
+    const controller = new AbortController();
+    const waiter = idem.execute(charge(), send, { signal: controller.signal });
+    controller.abort(new Error('caller gave up'));
+    await expect(waiter).rejects.toThrow('caller gave up');
+    gate.resolve();
+    expect((await owner).replayed).toBe(false);
+  });
+
+  it('aborting while the provider says "in use" leaves the record unknown, not stuck in flight', async () => {
+    const { idem, store } = setup({
+      routes: [{ match: 'POST https://api.stripe.com/v1/*', provider: 'stripe' }],
+    });
+    const controller = new AbortController();
+    const send = fakeSend(() => {
+      queueMicrotask(() => controller.abort(new Error('stop')));
+      return jsonResponse(409, { error: { code: 'idempotency_key_in_use' } });
+    });
+    const request = charge({ a: 1 }, { url: 'https://api.stripe.com/v1/charges' });
+    await expect(idem.execute(request, send, { signal: controller.signal })).rejects.toThrow('stop');
+    expect((await store.get(idem.keyFor(request)!.key))?.status).toBe('unknown');
+  });
+});
