@@ -14,16 +14,25 @@ export interface Ratio {
   better: 'lower' | 'higher';
 }
 
+/** One of the issue's targets and how this run did against it. */
+export interface Target {
+  what: string;
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
 export interface Section {
   id: string;
   title: string;
   tables: Table[];
   notes: string[];
   ratios: Ratio[];
+  targets: Target[];
 }
 
 export function section(id: string, title: string): Section {
-  return { id, title, tables: [], notes: [], ratios: [] };
+  return { id, title, tables: [], notes: [], ratios: [], targets: [] };
 }
 
 export function markdownTable(table: Table): string {
@@ -83,6 +92,23 @@ export function renderMarkdown(machine: Machine, sections: Section[], chartFile:
     }),
   );
   out.push('');
+  const targets = sections.flatMap((s) => s.targets);
+  if (targets.length) {
+    out.push('## Targets of issue 7');
+    out.push('');
+    out.push(
+      markdownTable({
+        header: ['what', 'target', 'this run', 'met?'],
+        rows: targets.map((t) => [
+          t.what,
+          t.target,
+          t.measured,
+          t.met === undefined ? 'not run' : t.met ? 'yes' : '**no**',
+        ]),
+      }),
+    );
+    out.push('');
+  }
   out.push(`![ratios](./${chartFile})`);
   out.push('');
   for (const s of sections) {

@@ -28,6 +28,16 @@ export async function roundTrips(ctx: Context): Promise<Section> {
       const counted = await countCommands(ctx.redis.port, ctx.redis.admin, ops, probe, async (from, to) => {
         for (let i = from; i < to; i++) await lib.post(i);
       });
+      if (lib.name === 'oncely + Redis') {
+        const trips = sum(counted.topLevel);
+        const want = phase === 'fresh write' ? 2 : 1;
+        s.targets.push({
+          what: `Redis round trips per ${phase} (oncely)`,
+          target: String(want),
+          measured: String(trips),
+          met: trips <= want,
+        });
+      }
       rows.push([
         lib.name,
         phase,

@@ -2,8 +2,9 @@ import type { Idempotency } from '@oncely/core';
 import type { AxiosInstance } from 'axios';
 import { bareAxios, powertoolsPost } from '../lib/clients.js';
 import type { Context } from '../lib/context.js';
+import { commandStats, delta } from '../lib/redis-server.js';
 import { type Section, section } from '../lib/report.js';
-import { fmtMs, percentile } from '../lib/stats.js';
+import { fmtMs, fmtNum, percentile } from '../lib/stats.js';
 
 const CONCURRENT = 100;
 /** The owner's write takes this long downstream, so the 99 others arrive while it is in flight. */
@@ -28,6 +29,7 @@ export async function hotKey(ctx: Context): Promise<Section> {
     const writes: number[] = [];
     let errors = 0;
     let badOwners = 0;
+    const statsBefore = await commandStats(ctx.redis.admin);
     for (let r = 0; r < rounds; r++) {
       const path = `/s4/${tag}-${ctx.runId}-${r}`;
       const url = `${ctx.server.base}${path}?delay=${DOWNSTREAM_MS}`;
@@ -54,6 +56,13 @@ export async function hotKey(ctx: Context): Promise<Section> {
       const last = Math.max(...outcomes.filter((o) => o.replayed).map((o) => o.end));
       lags.push(last - ownerEnd);
     }
+    const used = delta(statsBefore, await commandStats(ctx.redis.admin));
+    const calls = (name: string) => (used.get(name) ?? 0) / rounds;
+    let all = 0;
+    for (const [cmd, n] of used) if (!cmd.startsWith('usec:')) all += n / rounds;
+    const redisCommands = tag.startsWith('redis')
+      ? `${fmtNum(calls('evalsha'))} scripts, ${fmtNum(calls('subscribe') + calls('unsubscribe'))} (un)subscribes; ${fmtNum(all)} commands in all`
+      : '—';
     const sorted = [...lags].sort((a, b) => a - b);
     rows.push([
       name,
@@ -62,9 +71,26 @@ export async function hotKey(ctx: Context): Promise<Section> {
       String(errors),
       fmtMs(percentile(sorted, 50)),
       fmtMs(percentile(sorted, 99)),
+      redisCommands,
       badOwners ? `${badOwners} rounds without exactly one owner` : '',
     ]);
     if (tag === 'redis-n') ownerToLast = sorted;
+    if (tag.startsWith('redis')) {
+      const maxWrites = Math.max(...writes);
+      s.targets.push({
+        what: `hot key, ${name}: downstream writes per round`,
+        target: '1',
+        measured: `${Math.min(...writes)}–${maxWrites}`,
+        met: maxWrites === 1 && Math.min(...writes) === 1,
+      });
+      const p50 = percentile(sorted, 50);
+      s.targets.push({
+        what: `hot key, ${name}: owner done → last waiter (p50)`,
+        target: '≤ 5 ms',
+        measured: `${fmtMs(p50)} ms (p99 ${fmtMs(percentile(sorted, 99))} ms)`,
+        met: Number.isFinite(p50) ? p50 <= 5 : undefined,
+      });
+    }
   };
 
   const idemOne = ctx.memoryIdem({ namespace: 's4m' });
@@ -115,6 +141,7 @@ export async function hotKey(ctx: Context): Promise<Section> {
       String(failed),
       'n/a',
       'n/a',
+      '—',
       `${answered} calls answered, ${failed} failed (IdempotencyAlreadyInProgressError): duplicates do not wait`,
     ]);
   };
@@ -130,6 +157,7 @@ export async function hotKey(ctx: Context): Promise<Section> {
       'errors',
       'owner done → last waiter p50 ms',
       'p99 ms',
+      'Redis per round',
       'note',
     ],
     rows,

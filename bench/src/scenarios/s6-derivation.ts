@@ -97,6 +97,12 @@ export async function derivation(ctx: Context): Promise<Section[]> {
       `key and fingerprint); canonicalBody = the JSON parse + sorted re-serialisation alone. Median of ~2 ms ` +
       `batches, ${budget} ms per size; MB/s from the median. **1 KiB: ${fmtNum(oneKiB, 2)} µs** (median; target ≤ 10 µs).`,
   );
+  s.targets.push({
+    what: 'key derivation of a 1 KiB JSON body (median)',
+    target: '≤ 10 µs',
+    measured: `${fmtNum(oneKiB, 2)} µs`,
+    met: oneKiB <= 10,
+  });
   s.ratios.push({
     label: 'key derivation 1 KiB / 10 µs target',
     value: oneKiB / 10,
