@@ -32,7 +32,7 @@ export function describeRecord(record: IdempotencyRecord, now: number, withBody:
   const status = statusOf(record, now);
   const lines: string[] = [];
   const field = (name: string, value: string, indent = '') =>
-    lines.push(`${indent}${name.padEnd(14)}${value}`);
+    lines.push(`${indent}${name.padEnd(16 - indent.length)}${value}`);
 
   field('key', record.key);
   field(
