@@ -440,7 +440,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
               await settle('markUnknown', key, () =>
                 store.markUnknown(key, token, 'aborted while the key was in use', ttlMs),
               );
-              throw error;
+              throw op.options.signal?.reason ?? error;
             }
           }
         }
