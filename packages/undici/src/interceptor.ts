@@ -130,11 +130,14 @@ function attemptOptions(
 function urlOf(opts: DispatchOptions): string {
   const path = opts.query ? withQuery(opts.path, opts.query) : opts.path;
   if (opts.origin === undefined) return path;
+  // Concatenated, not resolved: undici sends `path` as is to `origin`, even one starting with `//`.
+  let origin = String(opts.origin);
   try {
-    return new URL(path, new URL(String(opts.origin)).origin).href;
+    origin = new URL(origin).origin;
   } catch {
-    return `${String(opts.origin)}${path}`;
+    // Not a URL: core refuses it for guarded requests (KeyDerivationError), nothing is sent.
   }
+  return `${origin}${path}`;
 }
 
 function withQuery(path: string, query: Record<string, unknown>): string {

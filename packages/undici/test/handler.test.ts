@@ -1,6 +1,6 @@
 import { createIdempotency, ErrorCode, InFlightTimeoutError, memoryStore } from '@oncely/core';
 import { idempotency } from '@oncely/undici';
-import { Agent, type Dispatcher, MockAgent, request } from 'undici';
+import { Agent, Client, type Dispatcher, MockAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from './support/server.js';
 
@@ -198,6 +198,20 @@ describe('the handler contract', () => {
     expect(second.headers['oncely-replayed']).toBe('true');
     mock.assertNoPendingInterceptors();
     await mock.close();
+  });
+
+  it('refuses a guarded call without an origin (a bare Client): no absolute URL to key on, nothing sent', async () => {
+    const client = new Client(server.url).compose(idempotency(createIdempotency({ store: memoryStore() })));
+    const sent = server.received().length;
+    const failure = await client
+      .request({ path: '/plain/no-origin', method: 'POST', body: '{}' })
+      .catch((e) => e);
+    expect(failure.code).toBe(ErrorCode.KeyDerivation);
+    expect(server.received().length).toBe(sent);
+    const get = await client.request({ path: '/echo', method: 'GET' });
+    expect(get.statusCode).toBe(200); // unguarded requests still go through
+    await get.body.dump();
+    await client.close();
   });
 
   it('refuses an over-cap iterable body without a key, and sends it once under a key', async () => {
