@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type ChaosReport, killAll, runChaos } from './run.mjs';
+
+/**
+ * The chaos suite's CI configuration (see test/chaos/README.md for the long ones): real
+ * redis-server with AOF, a provider process, 4 worker processes × 50 concurrent operations over
+ * the axios, got and undici plugins, workers SIGKILLed and restarted, Redis crashed and restarted,
+ * then every operation re-run once. The workers run the built packages: `pnpm test` builds first.
+ */
+const built = ['core', 'redis', 'axios', 'got', 'undici'].map((name) =>
+  fileURLToPath(new URL(`../../packages/${name}/dist/index.js`, import.meta.url)),
+);
+
+describe('chaos (CI configuration)', () => {
+  // runChaos stops what it started; this is for a run cut short by the test timeout.
+  afterAll(() => killAll());
+
+  it('no duplicate writes, nothing lost, nothing guessed, nothing sent while the store is down', {
+    timeout: 290_000,
+  }, async () => {
+    const missing = built.filter((file) => !existsSync(file));
+    expect(missing, 'the chaos workers run dist/: run `pnpm build` first').toEqual([]);
+
+    const report: ChaosReport = await runChaos({ n: 300, workers: 4, concurrency: 50, killRate: 0.05 });
+    console.log(report.summary);
+
+    // The invariants (each violation names the operation; traces explain the first few).
+    expect(report.violations, JSON.stringify(report.traces, null, 1)).toEqual([]);
+    const f = report.figures;
+    expect(f.duplicates).toBe(0);
+    expect(f.byteMismatches).toBe(0);
+    expect(f.windowExecuted).toBe(0);
+
+    // The run really went through the faults it claims (otherwise the invariants prove nothing).
+    expect(f.kills).toBe(15);
+    expect(f.redisRestarts).toBe(1);
+    expect(f.storeDownRefusals).toBeGreaterThan(0);
+    expect(f.takeovers).toBeGreaterThan(0);
+    expect(f.reconciled).toBeGreaterThan(0);
+    expect(f.replays).toBeGreaterThan(0);
+    for (const [kind, count] of Object.entries(report.injected)) {
+      expect(count, `fault ${kind} was never injected`).toBeGreaterThan(0);
+    }
+    // Every native-key operation was written exactly once; plain ones at most once.
+    expect(f.writes).toBeGreaterThanOrEqual(f.operations - f.unknowns);
+    expect(f.writes).toBeLessThanOrEqual(f.operations);
+  });
+});

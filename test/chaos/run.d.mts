@@ -1,0 +1,89 @@
+// Types of run.mjs for the TypeScript test that drives it.
+
+export interface FaultRates {
+  /** Probability that a committing write's response is dropped (socket destroyed after the commit). */
+  drop: number;
+  /** Probability of a 500 answered after the commit. */
+  error5xx: number;
+  /** Probability of a 503 answered before anything is recorded. */
+  error503: number;
+  /** Probability of a latency spike of 1.5 × the lease before the commit. */
+  spike: number;
+}
+
+export interface ChaosOptions {
+  /** Logical operations (every worker runs all of them, in its own order). */
+  n: number;
+  workers: number;
+  /** Operations in flight per worker. */
+  concurrency: number;
+  /** Worker SIGKILLs as a fraction of `n`, at random progress points. */
+  killRate: number;
+  seed: number;
+  leaseMs: number;
+  waitMs: number;
+  /** Each client's own retries for POST. */
+  retries: number;
+  commandTimeoutMs: number;
+  faults: FaultRates;
+  /** Progress lines on stderr. */
+  log: boolean;
+  /** Turn off the reconcile hook's lease workaround (shows the core bug described in README.md). */
+  naiveReconcile: boolean;
+}
+
+export interface ProviderStats {
+  perRef: Record<string, { writes: number; sha: string }>;
+  injected: Record<keyof FaultRates, number>;
+  counts: { posts: number; lookups: number; inUse: number; providerReplays: number; mismatches: number };
+  window: { open: boolean; opened: number; posts: number; executed: number; refs: string[] };
+}
+
+export interface ChaosFigures {
+  operations: number;
+  executions: number;
+  writes: number;
+  duplicates: number;
+  unknowns: number;
+  reconciled: number;
+  replays: number;
+  waits: number;
+  takeovers: number;
+  staleWritesRefused: number;
+  leaseLostEvents: number;
+  /** `StoreUnavailableError` refusals while Redis was down (and in the provider's counting window). */
+  storeDownRefusals: number;
+  storeDownRefusalsInWindow: number;
+  /** `StoreUnavailableError` refusals while Redis was up (commands past `commandTimeoutMs` on a loaded machine). */
+  refusalsUnderLoad: number;
+  /** Keeper extends refused while this process's attempt was still running (lease really lost). */
+  leaseLostWhileRunning: number;
+  windowPosts: number;
+  windowExecuted: number;
+  byteMismatches: number;
+  kills: number;
+  workerStarts: number;
+  redisRestarts: number;
+  failedInMain: number;
+  wallMs: number;
+}
+
+export interface ChaosReport {
+  /** The one summary line. */
+  summary: string;
+  figures: ChaosFigures;
+  /** Empty when every invariant holds. */
+  violations: string[];
+  /** For up to 5 offending operations: the provider's log of their requests and every worker's oncely events. */
+  traces: Record<string, { provider: string[]; events: string[] }>;
+  /** Every oncely event type (and sub-kind) counted over all workers. */
+  events: Record<string, number>;
+  injected: Record<keyof FaultRates, number>;
+  provider: ProviderStats['counts'];
+  failures: string[];
+}
+
+export const DEFAULTS: ChaosOptions;
+export function runChaos(options?: Partial<ChaosOptions>): Promise<ChaosReport>;
+/** SIGKILLs every process runChaos started and has not reaped (also done on exit). */
+export function killAll(): void;
