@@ -20,6 +20,7 @@ import { hotKey } from './scenarios/s4-hotkey.js';
 import { throughput } from './scenarios/s5-throughput.js';
 import { derivation } from './scenarios/s6-derivation.js';
 import { plugins } from './scenarios/s7-plugins.js';
+import { network } from './scenarios/s8-network.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -40,6 +41,7 @@ const scenarios: Array<
   ['5', throughput],
   ['6', derivation],
   ['7', plugins],
+  ['8', network],
 ];
 
 const started = Date.now();

@@ -30,9 +30,9 @@ export interface Context {
   closeAll(): Promise<void>;
   memoryIdem(options?: IdempotencyOptions): Idempotency;
   /** A separate ioredis connection and store per call (as a separate process would have). */
-  redisIdem(options?: { autoPipelining?: boolean } & IdempotencyOptions): Promise<Idempotency>;
-  /** `@redis/client` connection for Powertools. */
-  nodeRedis(): Promise<RedisClient>;
+  redisIdem(options?: { autoPipelining?: boolean; port?: number } & IdempotencyOptions): Promise<Idempotency>;
+  /** `@redis/client` connection for Powertools (to `port`, default the bench's redis-server). */
+  nodeRedis(port?: number): Promise<RedisClient>;
   /** axios guarded by oncely: `@oncely/axios` when it is there, else the bench's core-only adapter. */
   oncelyAxios(idem: Idempotency, maxSockets?: number): AxiosInstance;
   axiosVia: string;
@@ -81,10 +81,10 @@ export async function createContext(
     },
     async redisIdem(options = {}) {
       if (!redisStore) throw new Error('@oncely/redis is not available');
-      const { autoPipelining = false, ...rest } = options;
+      const { autoPipelining = false, port = redis.port, ...rest } = options;
       const client = new Redis({
         host: '127.0.0.1',
-        port: redis.port,
+        port,
         enableAutoPipelining: autoPipelining,
         lazyConnect: true,
       });
@@ -98,8 +98,8 @@ export async function createContext(
       });
       return idem;
     },
-    async nodeRedis() {
-      const client = await nodeRedis(redis.url);
+    async nodeRedis(port = redis.port) {
+      const client = await nodeRedis(`redis://127.0.0.1:${port}`);
       closers.push(() => client.destroy());
       return client;
     },
