@@ -8,13 +8,22 @@ export interface KeySet {
   sequence: string;
   /** A small copy of an `in_flight`/`unknown` record, kept past its expiry to report it as expired-unknown. */
   marker: string;
+  /** Markers of expired records set aside when the key was reserved again before a sweep reported them. */
+  gone: string;
   /** The Redlock lease lock (Redlock mode only); never the record key, which Redlock would refuse. */
   lock: string;
   /** Published to when the record leaves `in_flight`. */
   channel: string;
 }
 
-const SUFFIXES = { record: 'rec', sequence: 'seq', marker: 'unk', lock: 'lock', channel: 'done' } as const;
+const SUFFIXES = {
+  record: 'rec',
+  sequence: 'seq',
+  marker: 'unk',
+  gone: 'gone',
+  lock: 'lock',
+  channel: 'done',
+} as const;
 
 /** Braces would move the hash tag; `%` is escaped so the encoding stays reversible. */
 const TAG_ESCAPES: Record<string, string> = { '%': '%25', '{': '%7B', '}': '%7D' };
@@ -36,6 +45,7 @@ export function keysFor(prefix: string, storeKey: string): KeySet {
     record: base + SUFFIXES.record,
     sequence: base + SUFFIXES.sequence,
     marker: base + SUFFIXES.marker,
+    gone: base + SUFFIXES.gone,
     lock: base + SUFFIXES.lock,
     channel: base + SUFFIXES.channel,
   };
@@ -47,9 +57,12 @@ export function recordPattern(prefix: string, namespace?: string): string {
   return `${globEscape(prefix)}{${globEscape(tagStart)}*}:${SUFFIXES.record}`;
 }
 
-/** SCAN pattern matching every expired-unknown marker under the prefix. */
-export function markerPattern(prefix: string): string {
-  return `${globEscape(prefix)}{*}:${SUFFIXES.marker}`;
+/** SCAN patterns matching every expired-unknown marker (current, and set aside) under the prefix. */
+export function markerPatterns(prefix: string): { marker: string; gone: string } {
+  return {
+    marker: `${globEscape(prefix)}{*}:${SUFFIXES.marker}`,
+    gone: `${globEscape(prefix)}{*}:${SUFFIXES.gone}`,
+  };
 }
 
 /** The store key a record or marker key belongs to, or `undefined` for a foreign key. */

@@ -1,7 +1,8 @@
 import type { IdempotencyRecord, ListFilter } from '@oncely/core';
 import { bounded, type RedisClient, runScript } from './client.js';
-import { keysFor, markerPattern, recordPattern, storeKeyOf } from './keys.js';
+import { keysFor, markerPatterns, recordPattern, storeKeyOf } from './keys.js';
 import { parseReply, recordFrom } from './record.js';
+import type { ScriptName } from './scripts.js';
 
 interface ScanNode {
   scanStream(options: { match: string; count: number }): AsyncIterable<string[]>;
@@ -52,27 +53,30 @@ export async function sweepMarkers(
   timeoutMs: number,
   report: (record: IdempotencyRecord) => void,
 ): Promise<number> {
-  let reported = 0;
-  const markers: string[] = [];
+  const patterns = markerPatterns(prefix);
+  const found = { marker: [] as string[], gone: [] as string[] };
   await bounded(client, { operation: 'purgeExpired', key: prefix, timeoutMs: timeoutMs * 10 }, async () => {
-    for await (const marker of scanKeys(client, markerPattern(prefix))) markers.push(marker);
+    for (const kind of ['marker', 'gone'] as const) {
+      for await (const name of scanKeys(client, patterns[kind])) found[kind].push(name);
+    }
   });
-  for (const marker of markers) {
+  const expired: IdempotencyRecord[] = [];
+  const sweep = async (name: ScriptName, key: string, keys: string[]) =>
+    parseReply(await runScript(client, name, keys, [], { operation: 'purgeExpired', key, timeoutMs }));
+  for (const marker of found.marker) {
     const key = storeKeyOf(prefix, marker);
     if (key === undefined) continue;
-    const k = keysFor(prefix, key);
-    const raw = await runScript(client, 'sweepMarker', [k.marker, k.record], [], {
-      operation: 'purgeExpired',
-      key,
-      timeoutMs,
-    });
-    const reply = parseReply(raw);
-    if (reply.outcome !== 'expired' || reply.rest.length === 0) continue;
-    const record = recordFrom(reply.rest);
-    // An in_flight record whose lease outlived it expired as in_flight, not as undecided.
-    if (record.status === 'in_flight' && (record.leaseUntil ?? 0) > record.expiresAt) continue;
-    reported++;
-    report(record);
+    const reply = await sweep('sweepMarker', key, [marker, keysFor(prefix, key).record]);
+    if (reply.outcome === 'expired' && reply.rest.length > 0) expired.push(recordFrom(reply.rest));
   }
-  return reported;
+  for (const gone of found.gone) {
+    const key = storeKeyOf(prefix, gone);
+    if (key === undefined) continue;
+    const reply = await sweep('sweepGone', key, [gone]);
+    for (const entry of reply.rest) expired.push(recordFrom(JSON.parse(entry) as string[]));
+  }
+  // An in_flight record whose lease outlived it expired as in_flight, not as undecided.
+  const undecided = expired.filter((r) => r.status !== 'in_flight' || (r.leaseUntil ?? 0) <= r.expiresAt);
+  for (const record of undecided) report(record);
+  return undecided.length;
 }

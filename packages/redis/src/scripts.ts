@@ -2,7 +2,7 @@
  * One Lua script per state transition, so each transition is atomic and costs one round trip.
  * Every script reads the clock from Redis (`TIME`), never from the client, and replies with
  * strings only (`{outcome, now, field, value, …}`), so RESP2 and RESP3 clients see the same reply.
- * KEYS are always the record, its token sequence and its expired-unknown marker: all share one hash tag.
+ * KEYS are the record, its token sequence and its expired-unknown markers: all share one hash tag.
  */
 
 const PRELUDE = `
@@ -84,10 +84,20 @@ local function mark(marker, rec, expires, grace)
 end
 `;
 
-/** KEYS: rec seq marker. ARGV: key scope fingerprint method target owner leaseMs ttlMs providerKey graceMs */
+/**
+ * KEYS: rec seq marker gone. ARGV: key scope fingerprint method target owner leaseMs ttlMs providerKey graceMs
+ * A marker left by an undecided record that expired is moved to `gone` before the new one is written,
+ * so the sweep still reports it.
+ */
 const reserve = `
 local now, now_us = clock()
 if live(KEYS[1], now) then return reply('exists', now, KEYS[1]) end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local keep = redis.call('PEXPIRETIME', KEYS[3])
+  redis.call('RPUSH', KEYS[4], cjson.encode(redis.call('HGETALL', KEYS[3])))
+  if keep > redis.call('PEXPIRETIME', KEYS[4]) then redis.call('PEXPIREAT', KEYS[4], keep) end
+  redis.call('DEL', KEYS[3])
+end
 local expires = now + tonumber(ARGV[8])
 local token = next_token(KEYS[2], now_us, expires)
 redis.call('HSET', KEYS[1], 'key', ARGV[1], 'scope', ARGV[2], 'status', 'in_flight', 'fingerprint', ARGV[3],
@@ -214,18 +224,28 @@ push_audit(KEYS[1], ARGV[2])
 return reply('ok', now, KEYS[1])
 `;
 
-/** KEYS: marker rec. The marker of a record that is gone is handed back once, then deleted. */
+/** KEYS: marker rec. A marker whose record (with that token) is gone is handed back once, then deleted. */
 const sweepMarker = `
 local now = clock()
-if redis.call('EXISTS', KEYS[2]) == 1 then return {'live', num(now)} end
+local token = redis.call('HGET', KEYS[1], 'fencingToken')
+if not token or redis.call('HGET', KEYS[2], 'fencingToken') == token then return {'live', num(now)} end
 local out = reply('expired', now, KEYS[1])
+redis.call('DEL', KEYS[1])
+return out
+`;
+
+/** KEYS: gone. Markers set aside by reserve (JSON arrays of field, value, …), handed back once. */
+const sweepGone = `
+local now = clock()
+local out = {'expired', num(now)}
+for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do out[#out + 1] = entry end
 redis.call('DEL', KEYS[1])
 return out
 `;
 
 /** Script name → [Lua body, number of KEYS]. Names become ioredis commands prefixed with `oncely`. */
 export const SCRIPTS = {
-  reserve: [reserve, 3],
+  reserve: [reserve, 4],
   complete: [complete, 3],
   release: [release, 3],
   extend: [extend, 3],
@@ -235,6 +255,7 @@ export const SCRIPTS = {
   resolve: [resolve, 3],
   grantOverride: [grantOverride, 1],
   sweepMarker: [sweepMarker, 2],
+  sweepGone: [sweepGone, 1],
 } as const satisfies Record<string, readonly [string, number]>;
 
 export type ScriptName = keyof typeof SCRIPTS;

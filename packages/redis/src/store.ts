@@ -175,7 +175,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
           () => undefined,
         );
       };
-      const reply = await call('reserve', 'reserve', input.key, owned(k), args, giveBack);
+      const reply = await call('reserve', 'reserve', input.key, [...owned(k), k.gone], args, giveBack);
       const record = recordFrom(reply.rest);
       if (reply.outcome !== 'acquired') return { acquired: false, record };
       await grant(record, input.owner, input.leaseMs, input.ttlMs);

@@ -80,4 +80,21 @@ describe('records that expire undecided', () => {
     expect(seen.map((r) => r.key)).toEqual(['exp:orphan']);
     stop();
   });
+
+  it('an undecided record that expired is still reported when its key was reserved again before the sweep', async () => {
+    const seen: IdempotencyRecord[] = [];
+    const stop = store.onExpiredUnknown((record) => seen.push(record));
+    const first = await store.reserve(input('exp:again', 60_000));
+    await store.markUnknown('exp:again', first.record.fencingToken, 'ETIMEDOUT', 100);
+    await expect.poll(() => store.get('exp:again'), { timeout: 5_000 }).toBeUndefined();
+    const second = await store.reserve(input('exp:again', 60_000));
+    expect(second.acquired).toBe(true);
+    expect(await store.purgeExpired()).toBe(1);
+    expect(seen.map((r) => [r.key, r.status, r.fencingToken])).toEqual([
+      ['exp:again', 'unknown', first.record.fencingToken],
+    ]);
+    // The new reservation is live, not reported.
+    expect(await store.purgeExpired()).toBe(0);
+    stop();
+  });
 });

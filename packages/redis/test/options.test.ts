@@ -33,6 +33,7 @@ describe('options and key layout', () => {
       record: 'oncely:{billing:ab12}:rec',
       sequence: 'oncely:{billing:ab12}:seq',
       marker: 'oncely:{billing:ab12}:unk',
+      gone: 'oncely:{billing:ab12}:gone',
       lock: 'oncely:{billing:ab12}:lock',
       channel: 'oncely:{billing:ab12}:done',
     });

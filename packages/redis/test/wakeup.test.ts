@@ -1,13 +1,13 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { createIdempotency, type OncelyEvent, type WireResponse } from '@oncely/core';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
+import { buildForChildren } from './support/build.js';
 import { connectShared, deletePrefix, REDIS_URL, uniquePrefix } from './support/shared-redis.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -21,9 +21,7 @@ describe('cross-process wake-up over pub/sub', () => {
 
   beforeAll(async () => {
     // The child runs the built packages.
-    const run = promisify(execFile);
-    await run('pnpm', ['--filter', '@oncely/core', 'build'], { cwd: root });
-    await run('pnpm', ['--filter', '@oncely/redis', 'build'], { cwd: root });
+    await buildForChildren(root, ['core', 'redis']);
     client = await connectShared();
     store = redisStore({ client, keyPrefix: prefix });
   }, 120_000);
