@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../redis/test/support/redis-server.js';
-import { type Fixture, fixture, REDIS_URL, unknownRecord } from './support.js';
+import { type Fixture, fixture, inFlightRecord, REDIS_URL, unknownRecord } from './support.js';
 
 const exec = promisify(execFile);
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -54,7 +54,8 @@ afterAll(async () => {
   await f?.close();
 });
 
-describe('the oncely bin (child process, built dist)', () => {
+// Each child process starts a Node.js of its own: slow on a loaded machine, hence the generous timeout.
+describe('the oncely bin (child process, built dist)', { timeout: 120_000 }, () => {
   it('lists, refuses a malformed file, resolves and inspects against REDIS_URL', async () => {
     const key = await unknownRecord(f, { amount: 1, order: 'bin-1' });
     const prefix = ['--key-prefix', f.prefix];
@@ -104,6 +105,26 @@ describe('the oncely bin (child process, built dist)', () => {
     const shown = await oncely(['inspect', key, ...prefix]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/resolved-completed {2}reviewer="alice" {2}reason="provider shows ch_bin"/);
+  });
+
+  it('reports progress on stderr every 1000 scanned records, results alone on stdout', async () => {
+    for (let batch = 0; batch < 4; batch++) {
+      await Promise.all(Array.from({ length: 500 }, () => inFlightRecord(f, 600_000, 'bulk')));
+    }
+    const { code, stdout, stderr } = await oncely([
+      'list',
+      '--status',
+      'unknown',
+      '--namespace',
+      'bulk',
+      '--key-prefix',
+      f.prefix,
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toBe('No unknown records match.\n');
+    expect(stderr).toBe(
+      '… scanned 1000 records, 0 matched\n… scanned 2000 records, 0 matched\n0 matching record(s), 2000 scanned.\n',
+    );
   });
 
   it('--redis-url wins over REDIS_URL', async () => {
