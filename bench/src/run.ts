@@ -12,7 +12,7 @@ import { runCleanup } from './lib/cleanup.js';
 import { createContext } from './lib/context.js';
 import { startDownstream } from './lib/http-server.js';
 import { startRedis } from './lib/redis-server.js';
-import { type Machine, renderMarkdown, renderSvg, type Section } from './lib/report.js';
+import { type Machine, renderMarkdown, renderSvg, type Section, section } from './lib/report.js';
 import { freshWrites } from './scenarios/s1-fresh.js';
 import { replays } from './scenarios/s2-replay.js';
 import { roundTrips } from './scenarios/s3-roundtrips.js';
@@ -106,6 +106,15 @@ async function main() {
       ),
     ],
   };
+  if (ctx.failures.size) {
+    const failures = section('failures', 'Failed operations');
+    failures.tables.push({
+      header: ['scenario: variant', 'failed operations', 'first error'],
+      rows: [...ctx.failures].map(([key, f]) => [key, String(f.count), f.message]),
+    });
+    failures.notes.push('Failed operations are not timed; throughput counts them in the wall time.');
+    sections.push(failures);
+  }
   const here = fileURLToPath(new URL('..', import.meta.url));
   const mdPath = outArg ?? `${here}RESULTS.md`;
   const svgName = 'ratios.svg';

@@ -22,6 +22,10 @@ export interface Context {
   axiosPlugin: Awaited<ReturnType<typeof loadAxiosPlugin>>;
   gotPlugin: Awaited<ReturnType<typeof loadGotPlugin>>;
   undiciPlugin: Awaited<ReturnType<typeof loadUndiciPlugin>>;
+  /** Failed operations by scenario and variant (reported, not timed). */
+  failures: Map<string, { count: number; message: string }>;
+  /** An `onError` for the runners that records into `failures` under `scenario: variant`. */
+  failed(scenario: string): (variant: string, error: unknown) => void;
   /** Pick quick or full. */
   n(quick: number, full: number): number;
   log(message: string): void;
@@ -45,6 +49,7 @@ export async function createContext(
   log: (message: string) => void,
 ): Promise<Context> {
   const closers: Array<() => unknown> = [];
+  const failures = new Map<string, { count: number; message: string }>();
   const [redisStore, axiosPlugin, gotPlugin, undiciPlugin] = await Promise.all([
     loadRedisStore(),
     loadAxiosPlugin(),
@@ -60,6 +65,17 @@ export async function createContext(
     axiosPlugin,
     gotPlugin,
     undiciPlugin,
+    failures,
+    failed: (scenario) => (variant, error) => {
+      const key = `${scenario}: ${variant}`;
+      const entry = failures.get(key) ?? { count: 0, message: '' };
+      entry.count++;
+      if (!entry.message) {
+        const cause = (error as { cause?: { message?: string } })?.cause?.message;
+        entry.message = `${String((error as Error)?.message ?? error).slice(0, 200)}${cause ? ` (cause: ${cause.slice(0, 200)})` : ''}`;
+      }
+      failures.set(key, entry);
+    },
     n: (q, f) => (quick ? q : f),
     log,
     defer: (close) => void closers.push(close),

@@ -26,6 +26,13 @@ export function summarise(samples: readonly number[]): Summary {
   };
 }
 
+/** Called with the variant's name when one of its operations throws. */
+export type OnError = (variant: string, error: unknown) => void;
+
+const rethrow: OnError = (_variant, error) => {
+  throw error;
+};
+
 export interface Variant {
   name: string;
   /** One operation; `i` is the per-variant iteration number (0-based, warm-up included). */
@@ -42,6 +49,7 @@ export async function interleaved(
   variants: Variant[],
   rounds: number,
   warmup: number,
+  onError: OnError = rethrow,
 ): Promise<Map<string, number[]>> {
   const filter = process.env.BENCH_VARIANTS ? new RegExp(process.env.BENCH_VARIANTS, 'i') : undefined;
   if (filter) variants = variants.filter((v) => filter.test(v.name));
@@ -51,7 +59,12 @@ export async function interleaved(
     for (let j = 0; j < count; j++) {
       const variant = variants[(round + j) % count]!;
       const start = performance.now();
-      await variant.op(round);
+      try {
+        await variant.op(round);
+      } catch (error) {
+        onError(variant.name, error); // a failed operation is reported, never timed
+        continue;
+      }
       const elapsed = performance.now() - start;
       if (round >= warmup) samples.get(variant.name)!.push(elapsed);
     }
@@ -64,6 +77,9 @@ export async function pool(
   total: number,
   concurrency: number,
   op: (i: number) => Promise<unknown>,
+  onError: (error: unknown) => void = (error) => {
+    throw error;
+  },
 ): Promise<number> {
   let next = 0;
   const start = performance.now();
@@ -71,7 +87,11 @@ export async function pool(
     for (;;) {
       const i = next++;
       if (i >= total) return;
-      await op(i);
+      try {
+        await op(i);
+      } catch (error) {
+        onError(error);
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));

@@ -28,7 +28,7 @@ export async function freshWrites(ctx: Context): Promise<Section> {
   variants.push({ name: 'Powertools + Redis', op: (i) => pt({ url: url('pt'), body: body('pt', i) }) });
 
   ctx.log(`s1: ${variants.length} variants × ${rounds} writes (+${warmup} warm-up)`);
-  const samples = await interleaved(variants, rounds, warmup);
+  const samples = await interleaved(variants, rounds, warmup, ctx.failed('s1'));
   const stats = new Map([...samples].map(([name, xs]) => [name, summarise(xs)]));
   const base = stats.get('bare axios')!;
   s.tables.push({

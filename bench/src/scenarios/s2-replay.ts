@@ -57,7 +57,7 @@ export async function replays(ctx: Context): Promise<Section> {
     ...replayVariants,
   ];
   ctx.log(`s2: ${variants.length} variants × ${rounds} replays (+${warmup} warm-up)`);
-  const samples = await interleaved(variants, rounds, warmup);
+  const samples = await interleaved(variants, rounds, warmup, ctx.failed('s2'));
   const leaked: string[] = [];
   for (const v of replayVariants) {
     const sent = (await ctx.server.count(`/s2/${v.path}`)) - (before.get(v.name) ?? 0);

@@ -32,7 +32,13 @@ export async function throughput(ctx: Context): Promise<Section> {
   const runOnce = async (v: (typeof variants)[number], n: number, record: boolean) => {
     const tag = `${ctx.runId}-${batch++}`;
     const url = `${ctx.server.base}/s5/${tag}`;
-    const ms = await pool(n, IN_FLIGHT, (i) => v.post(url, makeBody(`${tag}-${i}`, BODY_BYTES)));
+    const fail = ctx.failed('s5');
+    const ms = await pool(
+      n,
+      IN_FLIGHT,
+      (i) => v.post(url, makeBody(`${tag}-${i}`, BODY_BYTES)),
+      (error) => fail(v.name, error),
+    );
     if (record) rates.get(v.name)!.push((n / ms) * 1000);
   };
   for (const v of variants) await runOnce(v, ctx.n(IN_FLIGHT, IN_FLIGHT * 4), false); // warm-up: sockets, JIT

@@ -72,7 +72,7 @@ export async function plugins(ctx: Context): Promise<Section> {
     { name: 'axios + bench core-only adapter', op: (i) => axCore.post(url('axc'), body('axc', i)) },
   ];
   ctx.log(`s7: ${variants.length} variants × ${rounds} writes (+${warmup} warm-up)`);
-  const samples = await interleaved(variants, rounds, warmup);
+  const samples = await interleaved(variants, rounds, warmup, ctx.failed('s7'));
   const stats = new Map([...samples].map(([name, xs]) => [name, summarise(xs)]));
   const rows: string[][] = [];
   for (const p of pairs) {

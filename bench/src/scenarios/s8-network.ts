@@ -37,13 +37,13 @@ export async function network(ctx: Context): Promise<Section> {
     { name: 'Powertools + Redis, fresh', op: (i) => pt({ url: url('pt'), body: body('pt', i) }) },
   ];
   ctx.log(`s8: ${fresh.length} variants × ${rounds} fresh writes through the latency proxy`);
-  const freshSamples = await interleaved(fresh, rounds, warmup);
+  const freshSamples = await interleaved(fresh, rounds, warmup, ctx.failed('s8'));
   // the same payloads again: every one is now a replay
   const replay: Variant[] = [
     { name: 'oncely + Redis, replay', op: (i) => oncely.post(url('o'), body('o', i)) },
     { name: 'Powertools + Redis, replay', op: (i) => pt({ url: url('pt'), body: body('pt', i) }) },
   ];
-  const replaySamples = await interleaved(replay, rounds, warmup);
+  const replaySamples = await interleaved(replay, rounds, warmup, ctx.failed('s8'));
   const stats = new Map([...freshSamples, ...replaySamples].map(([name, xs]) => [name, summarise(xs)]));
   const med = (name: string) => stats.get(name)?.median ?? Number.NaN;
   const base = med('bare axios');
