@@ -187,6 +187,23 @@ describe('stripeLike faults', () => {
     server.resetHandlers();
   });
 
+  it('latencyMs: concurrent twins of a slow write never write twice (409 or replay, whatever the timing)', async () => {
+    const slow = stripeLike({ baseUrl: 'https://slow.test', faults: { latencyMs: 30 } });
+    server.use(...slow.handlers);
+    const post = () =>
+      fetch('https://slow.test/v1/charges', {
+        method: 'POST',
+        headers: { 'idempotency-key': 'k1' },
+        body: '{}',
+      });
+    const statuses = (await Promise.all([post(), post()])).map((res) => res.status).sort();
+    const stats = slow.stats();
+    expect(stats.writes).toBe(1);
+    expect(stats.inUse + stats.replays).toBe(1);
+    expect(statuses).toEqual(stats.inUse === 1 ? [200, 409] : [200, 200]);
+    server.resetHandlers();
+  });
+
   it('refuses a rate outside [0, 1] and a base URL with a query', () => {
     expect(() => stripeLike({ baseUrl: BASE, faults: { dropAfterCommit: 20 } })).toThrow(RangeError);
     expect(() => stripeLike({ baseUrl: `${BASE}?x=1` })).toThrow(TypeError);
