@@ -9,8 +9,8 @@ export const BODY_BYTES = 1024;
 /** 1. Sequential fresh writes, 1 KiB JSON body: bare axios, oncely+memory, oncely+Redis, Powertools+Redis. */
 export async function freshWrites(ctx: Context): Promise<Section> {
   const s = section('s1', '1. Sequential fresh writes (1 KiB JSON body)');
-  const rounds = ctx.n(300, 2000);
-  const warmup = ctx.n(50, 300);
+  const rounds = ctx.n(200, 2000);
+  const warmup = ctx.n(30, 300);
   const url = (variant: string) => `${ctx.server.base}/s1/${variant}`;
   const body = (variant: string, i: number) => makeBody(`${ctx.runId}-s1-${variant}-${i}`, BODY_BYTES);
 

@@ -8,8 +8,8 @@ import { BODY_BYTES } from './s1-fresh.js';
 /** 2. Replays of writes already completed: oncely+Redis vs Powertools (and the in-process variants). */
 export async function replays(ctx: Context): Promise<Section> {
   const s = section('s2', '2. Replays of completed writes (1 KiB JSON body)');
-  const rounds = ctx.n(300, 2000);
-  const warmup = ctx.n(50, 300);
+  const rounds = ctx.n(200, 2000);
+  const warmup = ctx.n(30, 300);
   const total = rounds + warmup;
   const url = (v: string) => `${ctx.server.base}/s2/${v}`;
   const body = (v: string, i: number) => makeBody(`${ctx.runId}-s2-${v}-${i}`, BODY_BYTES);

@@ -19,7 +19,7 @@ interface Outcome {
 /** 4. Hot key: 100 concurrent identical writes → 1 downstream write; owner completion → last waiter. */
 export async function hotKey(ctx: Context): Promise<Section> {
   const s = section('s4', `4. Hot key: ${CONCURRENT} concurrent identical writes`);
-  const rounds = ctx.n(8, 40);
+  const rounds = ctx.n(6, 40);
   const body = { ref: 'hot', amount: 4200, currency: 'eur' };
   const rows: string[][] = [];
   let ownerToLast: number[] = [];

@@ -10,7 +10,7 @@ const IN_FLIGHT = 256;
 /** 5. Throughput at 256 in flight, distinct keys: oncely+Redis (auto-pipelining on/off) vs bare. */
 export async function throughput(ctx: Context): Promise<Section> {
   const s = section('s5', `5. Throughput at ${IN_FLIGHT} writes in flight (distinct keys)`);
-  const ops = ctx.n(1000, 4000);
+  const ops = ctx.n(768, 4000);
   const repeats = ctx.n(2, 3);
   const variants: Array<{ name: string; post: (url: string, body: unknown) => Promise<unknown> }> = [];
   const bare = bareAxios(IN_FLIGHT);

@@ -49,7 +49,7 @@ function gc(): void {
 /** 6. Key derivation cost by body size; memory per 100k in-flight records. */
 export async function derivation(ctx: Context): Promise<Section[]> {
   const s = section('s6', '6. Key derivation cost (`idem.keyFor`, JSON bodies)');
-  const budget = ctx.n(300, 1500);
+  const budget = ctx.n(200, 1500);
   const idem = ctx.memoryIdem({ namespace: 's6' });
   const rows: string[][] = [];
   let oneKiB = Number.NaN;

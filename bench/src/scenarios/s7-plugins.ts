@@ -11,8 +11,8 @@ import { BODY_BYTES } from './s1-fresh.js';
 /** 7. The three plugins on scenario 1 (memory store, so the plugin + core cost is what shows). */
 export async function plugins(ctx: Context): Promise<Section> {
   const s = section('s7', '7. The three plugins on scenario 1 (fresh 1 KiB writes, memory store)');
-  const rounds = ctx.n(300, 2000);
-  const warmup = ctx.n(50, 300);
+  const rounds = ctx.n(200, 2000);
+  const warmup = ctx.n(30, 300);
   const url = (v: string) => `${ctx.server.base}/s7/${v}`;
   const body = (v: string, i: number) => makeBody(`${ctx.runId}-s7-${v}-${i}`, BODY_BYTES);
   const pairs: Array<{ client: string; bare: Variant; guarded: Variant | undefined }> = [];
