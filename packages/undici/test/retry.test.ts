@@ -7,7 +7,7 @@ import {
   UnknownOutcomeError,
 } from '@oncely/core';
 import { InterceptorOrderError, idempotency } from '@oncely/undici';
-import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { Agent, type Dispatcher, interceptors, RetryAgent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from './support/server.js';
 
@@ -101,15 +101,50 @@ describe('undici retry interceptor around oncely', () => {
     expect(since().writes).toBe(1);
   });
 
-  it('a retry composed inside oncely is stopped before its second attempt is written', async () => {
+  it('RetryAgent around the composed agent retries through oncely too: one write', async () => {
     const idem = createIdempotency({ store: memoryStore(), routes: [native] });
-    const wrongOrder = new Agent().compose(retry(), idempotency(idem));
-    agents.push(wrongOrder);
-    const since = counts('/plain/');
+    const agent = new RetryAgent(new Agent().compose(idempotency(idem)), {
+      methods: ['POST'],
+      minTimeout: 1,
+      maxTimeout: 1,
+    });
+    agents.push(agent);
+    const since = counts('/native/');
     server.fault('drop');
-    const failure = await post(wrongOrder, '/plain/orders', { ref: 'p-3' }).catch((e) => e);
-    expect(failure).toBeInstanceOf(InterceptorOrderError);
-    expect(failure.code).toBe(ErrorCode.Config);
-    expect(since()).toEqual({ writes: 1, sent: 1 });
+    const result = await post(agent, '/native/payouts', { amount: 11 });
+    expect(result.status).toBe(200);
+    expect(since()).toEqual({ writes: 1, sent: 2 });
   });
+
+  /** Each builder registers what must be closed: close() on a composed RetryAgent throws (undici 7.30). */
+  const wrongOrders: [string, (oncely: Dispatcher.DispatcherComposeInterceptor) => Dispatcher][] = [
+    [
+      'the retry interceptor',
+      (oncely) => {
+        const agent = new Agent().compose(retry(), oncely);
+        agents.push(agent);
+        return agent;
+      },
+    ],
+    [
+      'a RetryAgent',
+      (oncely) => {
+        const retrying = new RetryAgent(new Agent(), { methods: ['POST'], minTimeout: 1, maxTimeout: 1 });
+        agents.push(retrying);
+        return retrying.compose(oncely);
+      },
+    ],
+  ];
+  it.each(wrongOrders)(
+    '%s inside oncely is stopped before its second attempt is written',
+    async (name, build) => {
+      const wrongOrder = build(idempotency(createIdempotency({ store: memoryStore(), routes: [native] })));
+      const since = counts('/plain/');
+      server.fault('drop');
+      const failure = await post(wrongOrder, '/plain/orders', { ref: `p-3-${name}` }).catch((e) => e);
+      expect(failure).toBeInstanceOf(InterceptorOrderError);
+      expect(failure.code).toBe(ErrorCode.Config);
+      expect(since()).toEqual({ writes: 1, sent: 1 });
+    },
+  );
 });
