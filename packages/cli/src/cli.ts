@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, type IdempotencyStore, RecordNotFoundError, StoreUnavailableError } from '@oncely/core';
+import { ConfigError, type IdempotencyStore, RecordNotFoundError } from '@oncely/core';
 import { type Command, type OptionSpecs, stringOption, type Values } from './command.js';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
@@ -9,7 +9,7 @@ import { purgeCommand } from './commands/purge.js';
 import { resolveCommand } from './commands/resolve.js';
 import { type Connection, DEFAULT_REDIS_URL, type OpenedStore, openRedisStore } from './connect.js';
 import type { Output } from './context.js';
-import { CliError, ExitCode, UsageError } from './errors.js';
+import { CliError, ExitCode, isStoreDown, storeFailure, UsageError } from './errors.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: each command has its own input type
 export const COMMANDS: Command<any>[] = [
@@ -96,18 +96,9 @@ export async function main(argv: string[], options: MainOptions): Promise<number
 export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof CliError) return error.exitCode;
   if (error instanceof RecordNotFoundError) return ExitCode.NotFound;
-  if (error instanceof StoreUnavailableError || isConnectionError(error)) return ExitCode.StoreUnavailable;
+  if (isStoreDown(error)) return ExitCode.StoreUnavailable;
   if (error instanceof ConfigError) return ExitCode.Usage;
   return ExitCode.Internal;
-}
-
-/** ioredis' own failures when the connection drops mid-command (e.g. during a SCAN). */
-function isConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return (
-    error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH/.test(error.message)
-  );
 }
 
 function messageOf(error: unknown, code: ExitCode): string {
@@ -116,7 +107,7 @@ function messageOf(error: unknown, code: ExitCode): string {
     return `${message} Check the key (copy it from \`oncely list\`) and --key-prefix. Nothing was changed.`;
   }
   if (code === ExitCode.StoreUnavailable && !(error instanceof CliError)) {
-    return `the store is unavailable: ${message}. Nothing was changed, or the change was not confirmed: inspect the key once the store is back.`;
+    return `the store is unavailable (${storeFailure(error)}). Nothing was changed.`;
   }
   if (code === ExitCode.Internal)
     return `unexpected error: ${error instanceof Error ? (error.stack ?? message) : message}`;

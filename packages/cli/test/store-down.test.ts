@@ -1,3 +1,4 @@
+import type { IdempotencyStore } from '@oncely/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedis } from '../../redis/test/support/redis-server.js';
 import { type MainOptions, main, type OpenedStore, openRedisStore, useStore } from '../src/index.js';
@@ -46,8 +47,30 @@ describe('store unavailable: exit 3', () => {
     expect(braces.stderr).toContain("keyPrefix 'a{b}' must not contain '{' or '}'");
   });
 
-  it('every command fails with exit 3 once the server is gone, saying nothing was confirmed', async () => {
-    await server.stop();
+  it('a write the store fails during: exit 3, saying the change may or may not have been made', async () => {
+    // The real store, whose server goes away between the state check (get) and the write.
+    const store: IdempotencyStore = {
+      ...opened.store,
+      async grantOverride(...args) {
+        await server.stop();
+        return opened.store.grantOverride(...args);
+      },
+    };
+    const { code, stdout, stderr } = await run(
+      ['override', key, '--reason', 'r', '--reviewer', 'alice'],
+      useStore(store, opened.now),
+    );
+    expect(code).toBe(3);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(
+      new RegExp(
+        `the store failed during the write \\(.+\\): the change may or may not have been made\\. Run oncely inspect ${key}`,
+      ),
+    );
+  });
+
+  it('every command fails with exit 3 once the server is gone, nothing changed', async () => {
+    expect(server.running).toBe(false);
     const who = ['--reason', 'r', '--reviewer', 'alice'];
     for (const argv of [
       ['list', '--status', 'unknown'],
@@ -59,9 +82,7 @@ describe('store unavailable: exit 3', () => {
       const { code, stdout, stderr } = await run(argv);
       expect({ argv, code }).toEqual({ argv, code: 3 });
       expect(stdout).toBe('');
-      expect(stderr).toMatch(
-        /the store is unavailable: .*Nothing was changed, or the change was not confirmed/,
-      );
+      expect(stderr).toMatch(/^oncely \w+: the store is unavailable \(.+\)\. Nothing was changed\.\n$/);
     }
     const connect = await run(['list', '--redis-url', server.url], openRedisStore);
     expect(connect.code).toBe(3);

@@ -1,6 +1,7 @@
 import type { AuditEntry } from '@oncely/core';
 import { type Command, requiredText, singleKey } from '../command.js';
 import type { CommandContext } from '../context.js';
+import { writing } from '../errors.js';
 import { statusOf } from '../format.js';
 import { auditLine, getRecord } from './inspect.js';
 
@@ -23,11 +24,8 @@ export async function override(input: OverrideInput, ctx: CommandContext): Promi
     reason: input.reason,
     reviewer: input.reviewer,
   };
-  const after = await ctx.store.grantOverride(
-    input.key,
-    { reason: input.reason, reviewer: input.reviewer },
-    audit,
-  );
+  const grant = { reason: input.reason, reviewer: input.reviewer };
+  const after = await writing(input.key, () => ctx.store.grantOverride(input.key, grant, audit));
   if (record.overrideGrant) {
     ctx.stderr.write(
       `note: this replaces the unused grant by ${JSON.stringify(record.overrideGrant.reviewer)} ` +

@@ -1,7 +1,7 @@
 import type { AuditEntry, IdempotencyRecord, StoredResponse } from '@oncely/core';
 import { type Command, flag, requiredText, singleKey, stringOption } from '../command.js';
 import type { CommandContext } from '../context.js';
-import { CliError, ExitCode, UsageError } from '../errors.js';
+import { CliError, ExitCode, UsageError, writing } from '../errors.js';
 import { bodyBytes, formatDuration, formatTime, parseDuration, statusOf } from '../format.js';
 import { readResponseFile } from '../response-file.js';
 import { auditLine, getRecord } from './inspect.js';
@@ -43,11 +43,8 @@ export async function resolve(input: ResolveInput, ctx: CommandContext): Promise
           detail: `operator: absent, key freed (was ${statusOf(record, ctx.now())})`,
         };
   if (input.as === 'completed') {
-    const after = await ctx.store.resolve(
-      input.key,
-      { as: 'completed', response: input.response, ttlMs: input.ttlMs },
-      audit,
-    );
+    const resolution = { as: 'completed' as const, response: input.response, ttlMs: input.ttlMs };
+    const after = await writing(input.key, () => ctx.store.resolve(input.key, resolution, audit));
     const expires = after ? ` until ${formatTime(after.expiresAt, ctx.now())}` : '';
     ctx.stdout.write(
       `Resolved ${input.key} as completed (HTTP ${input.response.status}, ${bodyBytes(input.response.body ?? '')} bytes): ` +
@@ -55,7 +52,7 @@ export async function resolve(input: ResolveInput, ctx: CommandContext): Promise
     );
     ctx.stdout.write(`audit: ${auditLine(audit)}\n`);
   } else {
-    await ctx.store.resolve(input.key, { as: 'absent' }, audit);
+    await writing(input.key, () => ctx.store.resolve(input.key, { as: 'absent' }, audit));
     ctx.stdout.write(
       `Resolved ${input.key} as absent: the record is deleted and the key is free; the next request sends anew.\n`,
     );
