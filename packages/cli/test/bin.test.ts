@@ -31,10 +31,16 @@ async function oncely(args: string[], env: Record<string, string> = {}): Promise
   }
 }
 
-/** The built bin must exist and be newer than every source file, or this suite would test stale code. */
+/** The built bin (and the dist of core and redis it imports) must exist, the bin newer than its sources. */
 function checkBuilt(): void {
   const hint = 'build it first: pnpm --filter @oncely/core --filter @oncely/redis --filter @oncely/cli build';
-  if (!existsSync(bin)) throw new Error(`${bin} is missing; ${hint}`);
+  for (const entry of [
+    bin,
+    join(packageDir, '../core/dist/index.js'),
+    join(packageDir, '../redis/dist/index.js'),
+  ]) {
+    if (!existsSync(entry)) throw new Error(`${entry} is missing; ${hint}`);
+  }
   const built = statSync(bin).mtimeMs;
   const sources = readdirSync(join(packageDir, 'src'), { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.ts'))
