@@ -147,4 +147,15 @@ describe('undici retry interceptor around oncely', () => {
       expect(since()).toEqual({ writes: 1, sent: 1 });
     },
   );
+
+  it('a redirect followed below oncely is a new hop, not a retry: allowed, one write', async () => {
+    const idem = createIdempotency({ store: memoryStore() });
+    const agent = new Agent().compose(interceptors.redirect({ maxRedirections: 2 }), idempotency(idem));
+    agents.push(agent);
+    const since = counts('/plain/');
+    const result = await post(agent, '/moved/orders', { ref: 'moved-1' });
+    expect(result.status).toBe(201);
+    expect(result.body).toMatchObject({ ref: 'moved-1' });
+    expect(since()).toEqual({ writes: 1, sent: 2 });
+  });
 });

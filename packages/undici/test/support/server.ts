@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
  *   `idempotent-replayed: true`; a different body under the same key gets a 400 idempotency_error);
  * - `POST /plain/*`: no native keys, every request creates `{ id, ...body }` (201);
  * - `GET /plain/lookup?ref=`: the first resource created with that `ref`, else 404;
- * - anything on `/echo`: `{ method, path, headers, body }`.
+ * - anything on `/echo`: `{ method, path, headers, body }`;
+ * - anything on `/moved/<rest>`: `307` to `/plain/<rest>`.
  * `fault(kind)` makes the next committing write drop its connection or answer 500 after committing.
  */
 export interface TestServer {
@@ -50,6 +51,10 @@ export async function startServer(): Promise<TestServer> {
       received.push({ method, path: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body });
       if (url.pathname === '/echo')
         return answer(res, 200, { method, path: req.url, headers: req.headers, body });
+      if (url.pathname.startsWith('/moved/')) {
+        res.writeHead(307, { location: url.pathname.replace('/moved/', '/plain/'), 'content-length': 0 });
+        return res.end();
+      }
       if (method === 'GET' && url.pathname === '/plain/lookup') {
         const found = writes.find((w) => w.resource.ref === url.searchParams.get('ref'));
         return found ? answer(res, 200, found.resource) : answer(res, 404, { error: 'not_found' });
