@@ -1,7 +1,7 @@
 import type { DeriveConfig } from './derive.js';
 import { toMs } from './duration.js';
 import { ConfigError } from './errors.js';
-import { type ProviderPreset, providerPresets, resolvePreset } from './providers.js';
+import { checkPreset, type ProviderPreset, providerPresets, resolvePreset } from './providers.js';
 import { type CompiledRoute, compileRoute } from './routes.js';
 import { memoryStore } from './store/memory.js';
 import type { IdempotencyOptions, IdempotencyStore, RouteRule } from './types.js';
@@ -53,12 +53,7 @@ export function resolveConfig(options: IdempotencyOptions): ResolvedConfig {
   const waitMs = toMs(options.wait?.timeout ?? '30s', 'wait.timeout');
   const methods = new Set((options.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()));
   const routes = (options.routes ?? []).map((rule, index) => resolveRoute(rule, index, ttlMs, leaseMs));
-  const autoPresets =
-    options.providers === 'auto'
-      ? Object.values(providerPresets)
-      : Array.isArray(options.providers)
-        ? options.providers
-        : [];
+  const autoPresets = resolveAutoPresets(options.providers);
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const maxResponseBytes = options.maxResponseBytes ?? 1024 * 1024;
   for (const [name, value] of [
@@ -92,6 +87,16 @@ export function resolveConfig(options: IdempotencyOptions): ResolvedConfig {
     ),
     failOpen: options.onStoreError === 'fail-open',
   };
+}
+
+function resolveAutoPresets(providers: IdempotencyOptions['providers']): ProviderPreset[] {
+  if (providers === undefined) return [];
+  if (providers === 'auto') return Object.values(providerPresets);
+  if (!Array.isArray(providers)) throw new ConfigError("providers must be 'auto' or an array of presets");
+  return providers.map((preset, index) => {
+    checkPreset(preset, `providers[${index}]`);
+    return preset;
+  });
 }
 
 function resolveRoute(rule: RouteRule, index: number, ttlMs: number, leaseMs: number): ResolvedRoute {

@@ -161,3 +161,12 @@ describe('bodies that only look serialisable', () => {
     expect(idem.maxBodyBytes).toBe(4 * 1024 * 1024);
   });
 });
+
+describe('user-declared presets', () => {
+  it('a broken preset in `providers` → ConfigError at construction', () => {
+    expect(() =>
+      createIdempotency({ providers: [{ name: 'x', carry: { header: 'bad header' } }] as never }),
+    ).toThrow(ConfigError);
+    expect(() => createIdempotency({ providers: 'all' as never })).toThrow(ConfigError);
+  });
+});

@@ -50,7 +50,7 @@ function attemptOptions(
 ): Options {
   const attempt = new Options(undefined, undefined, options as unknown as Options);
   attempt.hooks = NO_HOOKS;
-  attempt.retry = { ...options.retry, limit: 0 };
+  attempt.retry = { ...options.retry, limit: 0, calculateDelay: () => 0 }; // a custom calculateDelay may ignore `limit`
   attempt.isStream = false;
   attempt.resolveBodyOnly = false;
   attempt.responseType = 'buffer';
