@@ -195,7 +195,7 @@ export interface CompleteInput {
 export interface ListFilter {
   /** `unknown` includes `in_flight` records whose lease expired. */
   status?: RecordStatus | undefined;
-  /** Store-key prefix, e.g. `'billing-bot:'`. */
+  /** Namespace, e.g. `'billing-bot'` (matches store keys `billing-bot:<hash>`). */
   namespace?: string | undefined;
   /** Only records created before this time (ms since epoch). */
   createdBefore?: number | undefined;
