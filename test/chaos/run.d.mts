@@ -56,8 +56,10 @@ export interface ChaosFigures {
   storeDownRefusalsInWindow: number;
   /** `StoreUnavailableError` refusals while Redis was up (commands past `commandTimeoutMs` on a loaded machine). */
   refusalsUnderLoad: number;
-  /** Keeper extends refused while this process's attempt was still running (lease really lost). */
-  leaseLostWhileRunning: number;
+  /** Attempts whose lease was taken over by another owner while they still held it (keeper refused). */
+  leasesLostToTakeover: number;
+  /** `lease-lost` events for tokens nobody took over: the keeper racing the attempt's own final write. */
+  leaseLostSpurious: number;
   windowPosts: number;
   windowExecuted: number;
   byteMismatches: number;

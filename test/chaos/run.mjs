@@ -473,6 +473,18 @@ async function supervise(options, ops, redis, provider, random, log, started) {
   }
   // Fencing: a stale owner's late write must be refused (counted), never applied. The byte check
   // above is what proves no record was overwritten; the counts show the refusals happened.
+  // A keeper's `lease-lost` is real when another owner took that token's lease over; otherwise it
+  // is the keeper's extend racing the attempt's own final write (see README, Findings).
+  const takenOver = new Set();
+  const leaseLostTokens = [];
+  for (const [ref, entries] of trails) {
+    for (const entry of entries) {
+      if (entry[4] === 'takeover') takenOver.add(`${ref} ${JSON.parse(String(entry[5])).fromToken}`);
+      if (entry[4] === 'lease-lost') leaseLostTokens.push(`${ref} ${JSON.parse(String(entry[5])).token}`);
+    }
+  }
+  const lostToTakeover = new Set(leaseLostTokens.filter((id) => takenOver.has(id))).size;
+  const leaseLostSpurious = leaseLostTokens.filter((id) => !takenOver.has(id)).length;
   const leaseLost =
     (events['record-not-written:lease-lost:complete'] ?? 0) +
     (events['record-not-written:lease-lost:markUnknown'] ?? 0) +
@@ -511,7 +523,8 @@ async function supervise(options, ops, redis, provider, random, log, started) {
     storeDownRefusals: refusalsSinceStop,
     storeDownRefusalsInWindow: refusalsInWindow,
     refusalsUnderLoad: refusals - refusalsSinceStop,
-    leaseLostWhileRunning: events['lease-lost:while-running'] ?? 0,
+    leasesLostToTakeover: lostToTakeover,
+    leaseLostSpurious,
     windowPosts: stats.window.posts,
     windowExecuted: stats.window.executed,
     byteMismatches,
@@ -525,9 +538,9 @@ async function supervise(options, ops, redis, provider, random, log, started) {
     `chaos N=${n} W=${w} C=${options.concurrency}: operations=${figures.operations} writes=${figures.writes} ` +
     `duplicates=${figures.duplicates} unknowns=${figures.unknowns} reconciled=${figures.reconciled} ` +
     `replays=${figures.replays} waits=${figures.waits} takeovers=${figures.takeovers} ` +
-    `stale-writes-refused=${figures.staleWritesRefused} lease-lost-while-running=${figures.leaseLostWhileRunning} ` +
+    `stale-writes-refused=${figures.staleWritesRefused} leases-lost-to-takeover=${figures.leasesLostToTakeover} ` +
     `store-down-refusals=${figures.storeDownRefusals} other-store-refusals=${figures.refusalsUnderLoad} ` +
-    `sent-while-down=${figures.windowExecuted} byte-mismatches=${figures.byteMismatches} kills=${figures.kills} ` +
+    `posts-while-down=${figures.windowPosts} sent-while-down=${figures.windowExecuted} byte-mismatches=${figures.byteMismatches} kills=${figures.kills} ` +
     `redis-restarts=${figures.redisRestarts} wall=${(wallMs / 1000).toFixed(1)}s`;
   return {
     summary,

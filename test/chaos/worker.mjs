@@ -301,6 +301,9 @@ async function runOp(index) {
       } else if (oncely?.code === 'ONCELY_STORE_UNAVAILABLE') {
         process.send?.({ t: 'refusal' });
         count('refusal:store-unavailable');
+        count(
+          `refusal:store-unavailable:${/no reply/.test(last) ? 'timeout' : /reconnecting|closed|connect/i.test(last) ? 'connection' : 'other'}`,
+        );
       } else if (oncely?.code === 'ONCELY_IN_FLIGHT_TIMEOUT') {
         count('refusal:in-flight-timeout');
       } else if (oncely) {
