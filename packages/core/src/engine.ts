@@ -299,16 +299,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       cause = error;
     }
     if (verdict && 'found' in verdict) {
-      const response = fromFound(verdict.found);
-      await settle('complete', key, () =>
-        store.complete(key, token, {
-          response: toStored(response, config.sensitiveResponseHeaders, config.maxResponseBytes),
-          ttlMs: op.plan.ttlMs,
-          audit: { at: Date.now(), action: 'reconciled', token, detail: 'found' },
-        }),
-      );
-      emit({ type: 'reconciled', key, verdict: 'found' });
-      return { done: { response: markReplayed(response), replayed: true, key, guarded: true } };
+      return { done: await recordFound(op, token, fromFound(verdict.found), 'found by the reconcile hook') };
     }
     if (verdict && 'absent' in verdict) {
       emit({ type: 'reconciled', key, verdict: 'absent' });
@@ -474,15 +465,21 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       emit({ type: 'reconciled', key, verdict: 'undecided' });
       throw new UnknownOutcomeError(key, `the provider reports an earlier creation, but ${detail}`, cause);
     }
+    return recordFound(op, token, found, 'existing resource named by the provider');
+  }
+
+  /** Reconciliation found the outcome without sending: record it, and return it as a replay. */
+  async function recordFound(op: Operation, token: number, found: WireResponse, detail: string) {
+    const { key } = op.derived;
     await settle('complete', key, () =>
       store.complete(key, token, {
         response: toStored(found, config.sensitiveResponseHeaders, config.maxResponseBytes),
         ttlMs: op.plan.ttlMs,
-        audit: { at: Date.now(), action: 'reconciled', token, detail: 'existing resource' },
+        audit: { at: Date.now(), action: 'reconciled', token, detail },
       }),
     );
     emit({ type: 'reconciled', key, verdict: 'found' });
-    return { response: markReplayed(found), replayed: true, key, guarded: true };
+    return { response: markReplayed(found), replayed: true, key, guarded: true } satisfies ExecuteResult;
   }
 
   /** GET with the original request's headers minus those that describe its body or its key. */
