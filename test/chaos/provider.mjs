@@ -13,7 +13,7 @@ import { rng } from './ops.mjs';
 
 /**
  * @typedef {{ drop: number, error5xx: number, error503: number, spike: number }} FaultRates
- * @typedef {{ seed: number, faults: FaultRates, spikeMs: number }} ProviderConfig
+ * @typedef {{ seed: number, faults: FaultRates, spikeMs: number, lateCommits: boolean }} ProviderConfig
  */
 
 /** @type {ProviderConfig} */
@@ -28,7 +28,7 @@ const originals = new Map();
 /** Stripe-like keys: signature + saved response. @type {Map<string, { signature: string, saved?: string }>} */
 const keys = new Map();
 const injected = { drop: 0, error5xx: 0, error503: 0, spike: 0 };
-const counts = { posts: 0, lookups: 0, inUse: 0, providerReplays: 0, mismatches: 0 };
+const counts = { posts: 0, lookups: 0, inUse: 0, providerReplays: 0, mismatches: 0, rolledBack: 0 };
 const window = { open: false, opened: 0, posts: 0, executed: 0, refs: /** @type {string[]} */ ([]) };
 let counter = 0;
 
@@ -147,7 +147,21 @@ async function handle(req, res, body) {
   if (path.startsWith('/plain/')) {
     actingInWindow(ref);
     if (fault('error503')) return send(res, 503, '{"error":"unavailable"}');
-    if (fault('spike')) await sleep(config.spikeMs);
+    if (fault('spike')) {
+      let gone = false;
+      res.once('close', () => {
+        gone = !res.writableFinished;
+      });
+      await sleep(config.spikeMs);
+      // A client that died during the spike: on the reconciled route the write is rolled back
+      // (like a transaction tied to the connection) unless `lateCommits` is on. Committing it would
+      // be the limitation of lookup reconciliation described in README.md (a dead owner's request
+      // still running at the provider after its lease expired: a lookup says "absent", too early).
+      if ((gone || req.socket.destroyed) && path.startsWith('/plain/rec/') && !config.lateCommits) {
+        counts.rolledBack++;
+        return note(ref, 'client gone during the spike: not committed');
+      }
+    }
     const text = JSON.stringify({ id: `res_${++counter}`, ...parsed });
     commit(ref, text);
     return answerAfterCommit(res, 201, text);

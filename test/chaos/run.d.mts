@@ -30,12 +30,24 @@ export interface ChaosOptions {
   log: boolean;
   /** Turn off the reconcile hook's lease workaround (shows the core bug described in README.md). */
   naiveReconcile: boolean;
+  /**
+   * The provider commits a spiked reconciled-route write even when its client died meanwhile (off:
+   * rolled back). On, a duplicate is possible by design (README.md, "Leases versus slow providers").
+   */
+  lateCommits: boolean;
 }
 
 export interface ProviderStats {
   perRef: Record<string, { writes: number; sha: string }>;
   injected: Record<keyof FaultRates, number>;
-  counts: { posts: number; lookups: number; inUse: number; providerReplays: number; mismatches: number };
+  counts: {
+    posts: number;
+    lookups: number;
+    inUse: number;
+    providerReplays: number;
+    mismatches: number;
+    rolledBack: number;
+  };
   window: { open: boolean; opened: number; posts: number; executed: number; refs: string[] };
 }
 

@@ -33,6 +33,7 @@ export const DEFAULTS = {
   faults: { drop: 0.03, error5xx: 0.03, error503: 0.03, spike: 0.03 },
   log: false,
   naiveReconcile: false,
+  lateCommits: false,
 };
 
 /**
@@ -132,6 +133,7 @@ async function startProvider(options) {
           seed: options.seed,
           faults: options.faults,
           spikeMs: Math.round(options.leaseMs * 1.5),
+          lateCommits: options.lateCommits,
         }),
       ],
       { ...childOptions, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
@@ -567,7 +569,11 @@ function parseArgs(argv) {
     raw[/** @type {string} */ (name)] = inline ?? (flag ? 'true' : /** @type {string} */ (argv[++i]));
   }
   /** @type {Partial<import('./run.d.mts').ChaosOptions>} */
-  const options = { log: raw.quiet === undefined, naiveReconcile: raw['naive-reconcile'] !== undefined };
+  const options = {
+    log: raw.quiet === undefined,
+    naiveReconcile: raw['naive-reconcile'] !== undefined,
+    lateCommits: raw['late-commits'] !== undefined,
+  };
   const numbers = /** @type {const} */ ({
     n: 'n',
     workers: 'workers',
