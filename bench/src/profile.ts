@@ -152,9 +152,4 @@ for (const scenario of only) {
   out.push('');
 }
 writeFileSync(join(here, 'PROFILE.md'), `${out.join('\n')}\n`);
-// PROFILE.md is linted like any other markdown file: let Biome lay its tables out.
-spawnSync('pnpm', ['exec', 'biome', 'format', '--write', join(here, 'PROFILE.md')], {
-  stdio: 'ignore',
-  cwd: here,
-});
 console.log(`wrote ${join(here, 'PROFILE.md')}`);
