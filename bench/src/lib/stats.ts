@@ -26,6 +26,12 @@ export function summarise(samples: readonly number[]): Summary {
   };
 }
 
+/** `BENCH_VARIANTS` (a regexp, for the profiler): whether the variant named `name` runs. */
+export function selected(name: string): boolean {
+  const filter = process.env.BENCH_VARIANTS;
+  return !filter || new RegExp(filter, 'i').test(name);
+}
+
 /** Called with the variant's name when one of its operations throws. */
 export type OnError = (variant: string, error: unknown) => void;
 
@@ -51,8 +57,7 @@ export async function interleaved(
   warmup: number,
   onError: OnError = rethrow,
 ): Promise<Map<string, number[]>> {
-  const filter = process.env.BENCH_VARIANTS ? new RegExp(process.env.BENCH_VARIANTS, 'i') : undefined;
-  if (filter) variants = variants.filter((v) => filter.test(v.name));
+  variants = variants.filter((v) => selected(v.name));
   const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
   const count = variants.length;
   for (let round = 0; round < warmup + rounds; round++) {

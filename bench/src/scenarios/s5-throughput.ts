@@ -2,7 +2,7 @@ import { makeBody } from '../lib/bodies.js';
 import { bareAxios } from '../lib/clients.js';
 import type { Context } from '../lib/context.js';
 import { type Section, section } from '../lib/report.js';
-import { fmtNum, fmtRatio, pool } from '../lib/stats.js';
+import { fmtNum, fmtRatio, pool, selected } from '../lib/stats.js';
 import { BODY_BYTES } from './s1-fresh.js';
 
 const IN_FLIGHT = 256;
@@ -27,6 +27,8 @@ export async function throughput(ctx: Context): Promise<Section> {
   const memory = ctx.oncelyAxios(ctx.memoryIdem({ namespace: 's5m' }), IN_FLIGHT);
   variants.push({ name: 'oncely + memory', post: (u, b) => memory.post(u, b) });
 
+  const chosen = variants.filter((v) => selected(v.name));
+  variants.splice(0, variants.length, ...chosen);
   const rates = new Map<string, number[]>(variants.map((v) => [v.name, []]));
   let batch = 0;
   const runOnce = async (v: (typeof variants)[number], n: number, record: boolean) => {
@@ -52,7 +54,7 @@ export async function throughput(ctx: Context): Promise<Section> {
     const mid = sorted.length / 2;
     return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   };
-  const bareRate = median(rates.get('bare axios')!);
+  const bareRate = median(rates.get('bare axios') ?? []);
   s.tables.push({
     header: ['variant', 'writes/s (median of runs)', 'runs', '× bare'],
     rows: [...rates].map(([name, xs]) => [

@@ -76,13 +76,15 @@ export async function plugins(ctx: Context): Promise<Section> {
   const stats = new Map([...samples].map(([name, xs]) => [name, summarise(xs)]));
   const rows: string[][] = [];
   for (const p of pairs) {
-    const b = stats.get(p.bare.name)!;
+    const b = stats.get(p.bare.name);
+    if (!b) continue; // filtered out (BENCH_VARIANTS)
     rows.push([p.bare.name, fmtMs(b.median), fmtMs(b.p99), '—', '—']);
     if (!p.guarded) {
       rows.push([`${p.client} + oncely`, 'not built yet', '', '', '']);
       continue;
     }
-    const gs = stats.get(p.guarded.name)!;
+    const gs = stats.get(p.guarded.name);
+    if (!gs) continue;
     rows.push([
       p.guarded.name,
       fmtMs(gs.median),
@@ -96,15 +98,17 @@ export async function plugins(ctx: Context): Promise<Section> {
       better: 'lower',
     });
   }
-  const core = stats.get('axios + bench core-only adapter')!;
-  const axBare = stats.get('axios bare')!;
-  rows.push([
-    'axios + bench core-only adapter',
-    fmtMs(core.median),
-    fmtMs(core.p99),
-    fmtMs(core.median - axBare.median),
-    fmtRatio(core.median / axBare.median),
-  ]);
+  const core = stats.get('axios + bench core-only adapter');
+  const axBare = stats.get('axios bare');
+  if (core && axBare) {
+    rows.push([
+      'axios + bench core-only adapter',
+      fmtMs(core.median),
+      fmtMs(core.p99),
+      fmtMs(core.median - axBare.median),
+      fmtRatio(core.median / axBare.median),
+    ]);
+  }
   s.tables.push({
     header: ['variant', 'median ms', 'p99 ms', 'overhead vs own bare client (median) ms', '× own bare'],
     rows,
