@@ -52,6 +52,12 @@ export async function freshWrites(ctx: Context): Promise<Section> {
       `oncely+memory overhead: ${fmtMs(onceMemOverhead)} ms.`,
   );
   s.notes.push(`${rounds} timed writes per variant; axios through ${ctx.axiosVia}.`);
+  s.notes.push(
+    'Both libraries make two Redis round trips per fresh write (scenario 3). On loopback a round trip is ' +
+      "cheap, so what separates them is CPU: the server time of oncely's Lua scripts against two plain SETs " +
+      "(scenario 3, redis-server µs) and oncely's client-side work (scenario 6, engine alone). Scenario 8 " +
+      'repeats the comparison with a network-like round trip.',
+  );
   const ratios: Ratio[] = [
     {
       label: 'fresh: oncely+Redis overhead / Powertools',

@@ -78,6 +78,10 @@ export async function replays(ctx: Context): Promise<Section> {
   const ratio = rs ? rs.median / pts.median : Number.NaN;
   s.notes.push(`**oncely+Redis replay ÷ Powertools replay = ${fmtRatio(ratio)}** (target ≤ 0.5×).`);
   s.notes.push(
+    'oncely replays in one round trip (a script that finds the completed record), Powertools in two ' +
+      '(SET NX fails, then GET): the saved round trip pays off when round trips cost something (scenario 8).',
+  );
+  s.notes.push(
     leaked.length
       ? `WARNING: replays reached the server: ${leaked.join(', ')}.`
       : 'Checked: no replay reached the downstream server.',
