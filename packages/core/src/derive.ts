@@ -129,7 +129,7 @@ function scopeOf(view: RequestView, config: DeriveConfig): string {
     }
     return hashParts(['scope', value ?? '']);
   }
-  // Raw credentials never leave this function: only their hash is kept.
+  // Raw credentials never leave this function: only their hash is kept (never cached, never stored).
   return hashParts(['credentials', ...config.credentialHeaders.map((name) => view.headers[name] ?? '')]);
 }
 

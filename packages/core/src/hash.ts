@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 export function hashParts(parts: ReadonlyArray<string | Uint8Array>): string {
   const hash = createHash('sha256');
   for (const part of parts) {
-    const bytes = typeof part === 'string' ? Buffer.from(part, 'utf8') : part;
-    hash.update(`${bytes.byteLength}:`);
-    hash.update(bytes);
+    // Strings go to the hash as UTF-8 directly: no intermediate Buffer per part.
+    hash.update(`${typeof part === 'string' ? Buffer.byteLength(part) : part.byteLength}:`);
+    hash.update(part);
   }
   return hash.digest('hex');
 }

@@ -1,10 +1,13 @@
 import { KeyDerivationError } from './errors.js';
+import { memoize } from './memo.js';
 
 /**
  * Normalised target: lower-case scheme and host (the URL parser does both), default port
  * dropped, credentials and fragment dropped, path as sent, query parameters sorted by name.
  */
-export function normaliseTarget(url: string): string {
+export const normaliseTarget: (url: string) => string = memoize(parseTarget);
+
+function parseTarget(url: string): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
