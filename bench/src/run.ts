@@ -3,6 +3,7 @@
  * bench/RESULTS.md and bench/ratios.svg. The downstream HTTP server runs in a child process and
  * a private redis-server on a free port; both are stopped at the end, on error and on Ctrl-C.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -68,6 +69,19 @@ function versionOf(name: string): string {
   return 'not installed';
 }
 
+/** The commit measured, and whether packages/ differed from it (the bench runs the sources as they are). */
+function codeVersion(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], {
+      encoding: 'utf8',
+    }).trim();
+    return `${head}${dirty ? ' (packages/ had uncommitted changes)' : ''}, run from the TypeScript sources through tsx`;
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function main() {
   log(`oncely bench (${quick ? 'quick' : 'full'})`);
   const [server, redis] = await Promise.all([startDownstream(), startRedis()]);
@@ -96,6 +110,7 @@ async function main() {
     node: process.version,
     mode: `${quick ? '--quick' : 'full'}${only ? ` --only=${only.join(',')}` : ''}`,
     wall: `${((Date.now() - started) / 1000).toFixed(1)} s`,
+    code: codeVersion(),
     packages: [
       ['redis-server', redis.version],
       ...['@oncely/core', '@oncely/redis', '@oncely/axios', '@oncely/got', '@oncely/undici'].map(

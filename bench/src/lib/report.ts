@@ -55,6 +55,7 @@ export interface Machine {
   packages: Array<[string, string]>;
   mode: string;
   wall: string;
+  code: string;
 }
 
 export function renderMarkdown(machine: Machine, sections: Section[], chartFile: string): string {
@@ -87,6 +88,7 @@ export function renderMarkdown(machine: Machine, sections: Section[], chartFile:
         ['node', machine.node],
         ['mode', machine.mode],
         ['bench wall time', machine.wall],
+        ['code measured', machine.code],
         ...machine.packages.map(([name, version]) => [name, version]),
       ],
     }),
