@@ -11,6 +11,7 @@ import type {
   ReserveInput,
   ReserveResult,
   Resolution,
+  StoredResponse,
   TakeOverInput,
   TakeOverResult,
 } from '../types.js';
@@ -136,12 +137,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     async complete(key: string, token: number, input: CompleteInput): Promise<IdempotencyRecord> {
       const record = owned(key, token);
       record.status = 'completed';
-      record.response = input.response;
+      record.response = copyResponse(input.response);
       record.providerKey = input.providerKey ?? record.providerKey;
       record.leaseOwner = null;
       record.leaseUntil = null;
       record.expiresAt = Date.now() + input.ttlMs;
-      touch(record, input.audit);
+      touch(record, input.audit && { ...input.audit });
       notify(key);
       return clone(record);
     },
@@ -249,7 +250,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         return undefined;
       }
       record.status = 'completed';
-      record.response = resolution.response;
+      record.response = copyResponse(resolution.response);
       record.fencingToken = ++tokens; // fences out whoever held the lease
       record.leaseOwner = null;
       record.leaseUntil = null;
@@ -279,6 +280,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   return store;
 }
 
+/**
+ * A copy the caller may not use to change the stored record. Records are plain JSON-shaped data,
+ * so a field-by-field copy does what structuredClone does, several times faster (the hot path).
+ */
 function clone(record: IdempotencyRecord): IdempotencyRecord {
-  return structuredClone(record);
+  const copy: IdempotencyRecord = { ...record, audit: record.audit.map((entry) => ({ ...entry })) };
+  if (record.response) copy.response = copyResponse(record.response);
+  if (record.overrideGrant) copy.overrideGrant = { ...record.overrideGrant };
+  return copy;
+}
+
+function copyResponse(response: StoredResponse): StoredResponse {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(response.headers))
+    headers[name] = Array.isArray(value) ? [...value] : value;
+  return { ...response, headers };
 }
