@@ -333,17 +333,18 @@ async function supervise(options, ops, redis, provider, random, log, started) {
       lastLogged = progress;
       log(`progress ${progress}/${total} kills=${kills} refusals=${refusals} redis=${redisPhase}`);
     }
-    // Kill a random live worker whenever progress passes the next kill point.
+    // Restart dead workers that had not finished.
+    for (const slot of slots) if (!slot.child && !slot.finished) launch(slot);
+    // Kill a random live worker (not one already killed) whenever progress passes the next kill
+    // point; a point with no candidate stays due until there is one.
     while (killAt.length > 0 && progress >= /** @type {number} */ (killAt[0])) {
-      killAt.shift();
-      const candidates = live();
+      const candidates = live().filter((slot) => slot.child && !slot.child.killed);
       const victim = candidates[Math.floor(random() * candidates.length)];
-      if (!victim?.child) continue;
+      if (!victim?.child) break;
+      killAt.shift();
       kills++;
       victim.child.kill('SIGKILL');
     }
-    // Restart dead workers that had not finished.
-    for (const slot of slots) if (!slot.child && !slot.finished) launch(slot);
 
     // Redis: crash it at half-time; open the provider's "store down" window once every live worker
     // has been refused by the store; bring Redis back once every live worker was refused again.
