@@ -287,6 +287,8 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     const token = mine.fencingToken;
     let verdict: ReconcileVerdict | undefined;
     let cause: unknown;
+    // The hook may be slow (it asks the provider): keep the lease, or a twin takes over meanwhile.
+    const keeper = keepLease(store, key, token, op.plan.leaseMs, emit);
     try {
       verdict = await hook({
         key,
@@ -297,11 +299,21 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       });
     } catch (error) {
       cause = error;
+    } finally {
+      keeper.stop();
     }
     if (verdict && 'found' in verdict) {
       return { done: await recordFound(op, token, fromFound(verdict.found), 'found by the reconcile hook') };
     }
     if (verdict && 'absent' in verdict) {
+      // "Absent" licenses a send only while the key is still ours: confirm it, fenced, before sending.
+      try {
+        await store.extend(key, token, op.plan.leaseMs);
+      } catch (error) {
+        if (!(error instanceof LeaseLostError)) throw asStoreError('extend', error, key);
+        emit({ type: 'lease-lost', key, token });
+        return { next: undefined }; // someone else owns the key now: look again (wait, replay, ...)
+      }
       emit({ type: 'reconciled', key, verdict: 'absent' });
       return { done: await attempt(op, mine) };
     }

@@ -18,9 +18,12 @@ export function keepLease(
   leaseMs: number,
   emit: (event: OncelyEvent) => void,
 ): LeaseKeeper {
+  let stopped = false;
   const timer = setInterval(
     () => {
       store.extend(key, token, leaseMs).catch((error: unknown) => {
+        // An extend that lands after the attempt's own final write is refused by design: not news.
+        if (stopped) return;
         if (error instanceof LeaseLostError) {
           clearInterval(timer);
           emit({ type: 'lease-lost', key, token });
@@ -37,5 +40,10 @@ export function keepLease(
     Math.max(5, Math.floor(leaseMs / 3)),
   );
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }

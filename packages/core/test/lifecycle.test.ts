@@ -526,3 +526,72 @@ describe('explicit keys, body-field providers and aborts', () => {
     expect((await store.get(idem.keyFor(request)!.key))?.status).toBe('unknown');
   });
 });
+
+describe('reconcile hooks hold the lease', () => {
+  it('a slow hook keeps its lease: a twin waits instead of taking over, and only one send happens', async () => {
+    const store = memoryStore();
+    const hookGate = deferred();
+    const hookStarted = deferred();
+    const routes = [
+      {
+        match: 'POST /v1/charges',
+        reconcile: async (ctx: { absent: () => never }) => {
+          hookStarted.resolve();
+          await hookGate.promise;
+          return ctx.absent();
+        },
+      },
+    ];
+    const a = setup({ store, lease: 60, ttl: '1h', routes: routes as never });
+    const b = setup({ store, lease: 60, ttl: '1h', routes: routes as never });
+    const send = fakeSend((_, n) => (n === 1 ? jsonResponse(503, {}) : jsonResponse(201, { id: 'ch_1' })));
+    await a.idem.execute(charge(), send); // 503 → unknown
+    const owner = a.idem.execute(charge(), send); // takes over, runs the slow hook
+    await hookStarted.promise;
+    const twin = b.idem.execute(charge(), send);
+    // Several lease lengths pass while the hook runs (the twin wakes at each lease end and waits again).
+    await vi.waitFor(
+      () => expect(b.types().filter((t) => t === 'waiting').length).toBeGreaterThanOrEqual(4),
+      {
+        timeout: 10_000,
+        interval: 5,
+      },
+    );
+    hookGate.resolve();
+    const [ownerResult, twinResult] = await Promise.all([owner, twin]);
+    expect(send).toHaveBeenCalledTimes(2); // the 503 and the one send after "absent"
+    expect(ownerResult.response.status).toBe(201);
+    expect(twinResult.replayed).toBe(true);
+    expect(b.types()).not.toContain('takeover');
+  });
+
+  it('"absent" after losing the key does not send: the loser looks again and replays', async () => {
+    const store = memoryStore();
+    const { idem } = setup({
+      store,
+      routes: [{ match: 'POST /v1/charges', reconcile: (ctx) => ctx.absent() }],
+    });
+    const send = fakeSend((_, n) => (n === 1 ? jsonResponse(503, {}) : jsonResponse(201, { id: 'ch_1' })));
+    await idem.execute(charge(), send);
+    const { key } = idem.keyFor(charge())!;
+    // Between the hook's verdict and the send, an operator resolves the key (fencing the owner out).
+    const extend = vi.spyOn(store, 'extend').mockImplementationOnce(async (k, token) => {
+      await store.resolve(
+        k,
+        {
+          as: 'completed',
+          response: { status: 201, headers: {}, body: Buffer.from('{"id":"op"}').toString('base64') },
+          ttlMs: 60_000,
+        },
+        { at: Date.now(), action: 'resolved-completed', reason: 'checked', reviewer: 'alice' },
+      );
+      return store.extend(k, token, 1000);
+    });
+    const result = await idem.execute(charge(), send);
+    expect(extend).toHaveBeenCalled();
+    expect(result.replayed).toBe(true);
+    expect(text(result.response)).toBe('{"id":"op"}');
+    expect(send).toHaveBeenCalledTimes(1);
+    expect((await store.get(key))?.status).toBe('completed');
+  });
+});
