@@ -151,9 +151,9 @@ export async function derivation(ctx: Context): Promise<Section[]> {
       'SHA-256 of a short string (3 per write: fingerprint, scope, key)',
       () => createHash('sha256').update('credentials').digest('hex'),
     ],
-    ['structuredClone of a completed record (memory store clone)', () => structuredClone(record)],
+    ['structuredClone of a completed record', () => structuredClone(record)],
     [
-      'spread copy of the same record',
+      'field-by-field copy of the same record (what the memory store does)',
       () => ({
         ...record,
         audit: [...record.audit],
