@@ -145,7 +145,7 @@ export async function derivation(ctx: Context): Promise<Section[]> {
     ['canonicalBody (parse + sorted stringify)', () => canonicalBody(text, 'application/json', 8 << 20)],
     ['  JSON.parse alone', () => JSON.parse(text)],
     ['  JSON.stringify of the parsed value (unsorted)', () => JSON.stringify(parsed)],
-    ['normaliseTarget (runs twice per write: plan + derive)', () => normaliseTarget(url)],
+    ['normaliseTarget (the same URL again)', () => normaliseTarget(url)],
     ['SHA-256 of the 1 KiB canonical text', () => createHash('sha256').update(text).digest('hex')],
     [
       'SHA-256 of a short string (3 per write: fingerprint, scope, key)',
