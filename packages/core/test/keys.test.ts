@@ -154,3 +154,27 @@ describe('hashParts', () => {
     expect(hashParts(['a', 'bc'])).toBe(hashParts(['a', Buffer.from('bc')]));
   });
 });
+
+describe('credentials in the query string', () => {
+  it('are replaced by a hash in the target: never stored, still scoping the key', async () => {
+    const { memoryStore: makeStore } = await import('@oncely/core');
+    const store = makeStore();
+    const scoped = createIdempotency({ store });
+    const url = (key: string) => `https://api.example.com/v1/charges?api_key=${key}&b=1`;
+    expect(normaliseTarget(url('sk_live_QUERY_SECRET'))).toMatch(
+      /^https:\/\/api\.example\.com\/v1\/charges\?api_key=redacted-[0-9a-f]{16}&b=1$/,
+    );
+    const a = scoped.keyFor(charge({ amount: 1 }, { url: url('sk_live_QUERY_SECRET') }))!;
+    const b = scoped.keyFor(charge({ amount: 1 }, { url: url('sk_live_OTHER') }))!;
+    expect(a.key).not.toBe(b.key);
+    await scoped.execute(charge({ amount: 1 }, { url: url('sk_live_QUERY_SECRET') }), async () => ({
+      status: 201,
+      headers: {},
+      body: new Uint8Array(),
+    }));
+    const records: unknown[] = [];
+    for await (const record of store.list()) records.push(record);
+    expect(records).toHaveLength(1);
+    expect(JSON.stringify(records)).not.toContain('QUERY_SECRET');
+  });
+});
