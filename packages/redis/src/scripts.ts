@@ -100,14 +100,23 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
 end
 local expires = now + tonumber(ARGV[8])
 local token = next_token(KEYS[2], now_us, expires)
-redis.call('HSET', KEYS[1], 'key', ARGV[1], 'scope', ARGV[2], 'status', 'in_flight', 'fingerprint', ARGV[3],
+-- The new record's fields, written once to the record and once to its marker (the marker is gone by
+-- now, see above), and echoed as the reply: no read-back of what was just written.
+local fields = {'key', ARGV[1], 'scope', ARGV[2], 'status', 'in_flight', 'fingerprint', ARGV[3],
   'method', ARGV[4], 'target', ARGV[5], 'createdAt', num(now), 'updatedAt', num(now), 'expiresAt', num(expires),
   'leaseOwner', ARGV[6], 'leaseUntil', num(now + tonumber(ARGV[7])), 'fencingToken', num(token),
-  'attempts', '1', 'revision', '0', 'audit', '[]')
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'providerKey', ARGV[9]) end
+  'attempts', '1', 'revision', '0', 'audit', '[]'}
+if ARGV[9] ~= '' then
+  fields[#fields + 1] = 'providerKey'
+  fields[#fields + 1] = ARGV[9]
+end
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIREAT', KEYS[1], num(expires))
-mark(KEYS[3], KEYS[1], expires, ARGV[10])
-return reply('acquired', now, KEYS[1])
+redis.call('HSET', KEYS[3], unpack(fields))
+redis.call('PEXPIREAT', KEYS[3], num(expires + tonumber(ARGV[10])))
+local out = {'acquired', num(now)}
+for i = 1, #fields do out[#out + 1] = fields[i] end
+return out
 `;
 
 /** KEYS: rec seq marker. ARGV: token owner responseJson ttlMs providerKey auditJson channel */
