@@ -1,27 +1,11 @@
 import { Readable } from 'node:stream';
 import { RequestError } from 'got';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { oncely } from '../src/index.js';
-import { type FakeServer, POST_RETRY, rejection, type Setup, setup, startFakeServer } from './harness.js';
+import { POST_RETRY, rejection, useFakeServer } from './harness.js';
 
 describe('request bodies', () => {
-  let server: FakeServer;
-  const open: Setup[] = [];
-
-  beforeAll(async () => {
-    server = await startFakeServer();
-  });
-  afterEach(() => {
-    for (const one of open.splice(0)) one.close();
-    server.reset();
-  });
-  afterAll(() => server.close());
-
-  function client(options: Parameters<typeof setup>[1] = {}) {
-    const made = setup(server.url, options);
-    open.push(made);
-    return made.client;
-  }
+  const { server: fake, client } = useFakeServer();
 
   const JSON_TYPE = { 'content-type': 'application/json' };
   const OCTETS = { 'content-type': 'application/octet-stream' };
@@ -47,14 +31,14 @@ describe('request bodies', () => {
     const live = await got.post('plain/orders', first);
     const replay = await got.post('plain/orders', second);
     expect([live.isFromCache, replay.isFromCache]).toEqual([false, true]);
-    expect(server.writes()).toBe(1);
+    expect(fake().writes()).toBe(1);
   });
 
   it('the bytes on the wire are the bytes got would send without oncely', async () => {
     const got = client();
     await got.post('plain/orders', { form: { a: '1', b: 'x y' } });
     await got.post('plain/orders', { body: new Uint16Array([258]), headers: OCTETS });
-    const [form, typed] = server.requests();
+    const [form, typed] = fake().requests();
     expect(form?.body.toString()).toBe('a=1&b=x+y');
     expect(form?.headers['content-type']).toBe('application/x-www-form-urlencoded');
     expect(typed?.body.equals(Buffer.from(new Uint16Array([258]).buffer))).toBe(true);
@@ -65,7 +49,7 @@ describe('request bodies', () => {
     await got.post('plain/orders', { json: { amount: 1 } });
     const other = await got.post('plain/orders', { json: { amount: 2 } });
     expect(other.isFromCache).toBe(false);
-    expect(server.writes()).toBe(2);
+    expect(fake().writes()).toBe(2);
   });
 
   describe('one-shot bodies', () => {
@@ -90,7 +74,7 @@ describe('request bodies', () => {
         const error = await rejection(client().post('plain/orders', { body: make(), headers: JSON_TYPE }));
         expect(error).toBeInstanceOf(RequestError);
         expect((error as RequestError).code).toBe('ONCELY_KEY_DERIVATION');
-        expect(server.requests()).toHaveLength(0);
+        expect(fake().requests()).toHaveLength(0);
       },
     );
 
@@ -101,8 +85,8 @@ describe('request bodies', () => {
       const live = await got.post('plain/orders', { body: make(), headers, context });
       const replay = await got.post('plain/orders', { body: make(), headers, context });
       expect([live.isFromCache, replay.isFromCache]).toEqual([false, true]);
-      expect(server.writes()).toBe(1);
-      const sent = server.requests()[0]!.body.toString();
+      expect(fake().writes()).toBe(1);
+      const sent = fake().requests()[0]!.body.toString();
       expect(sent).toContain(make() instanceof FormData ? 'file-bytes' : '{"amount":7}');
     });
 
@@ -112,11 +96,11 @@ describe('request bodies', () => {
       await got.post('plain/orders', { body: oneShot['a Readable stream'](), headers });
       const replay = await got.post('plain/orders', { body: oneShot['a Readable stream'](), headers });
       expect(replay.isFromCache).toBe(true);
-      expect(server.writes()).toBe(1);
+      expect(fake().writes()).toBe(1);
     });
 
     it('a stream with a key survives got retry after a lost response: same bytes re-sent, one write', async () => {
-      server.inject('/native/', { dropAfterCommit: 1 });
+      fake().inject('/native/', { dropAfterCommit: 1 });
       const got = client({ got: POST_RETRY });
       const response = await got.post('native/charges', {
         body: oneShot['a Readable stream'](),
@@ -124,8 +108,10 @@ describe('request bodies', () => {
         context: oncely({ key: 'charge-stream-1' }),
       });
       expect(response.statusCode).toBe(200);
-      expect(server.writes()).toBe(1);
-      const bodies = server.requests().map((r) => r.body.toString());
+      expect(fake().writes()).toBe(1);
+      const bodies = fake()
+        .requests()
+        .map((r) => r.body.toString());
       expect(bodies).toEqual(['{"amount":7}', '{"amount":7}']);
     });
 
@@ -136,7 +122,7 @@ describe('request bodies', () => {
         got.post('plain/orders', { body: big, headers: OCTETS, context: oncely({ key: 'big' }) }),
       );
       expect((error as RequestError).code).toBe('ONCELY_KEY_DERIVATION');
-      expect(server.requests()).toHaveLength(0);
+      expect(fake().requests()).toHaveLength(0);
     });
   });
 
@@ -152,7 +138,7 @@ describe('request bodies', () => {
       const first = await read();
       const second = await read();
       expect(second).toBe(first);
-      expect(server.writes()).toBe(1);
+      expect(fake().writes()).toBe(1);
     });
 
     it('with the body piped in later: ONCELY_CONFIG, nothing sent', async () => {
@@ -161,7 +147,7 @@ describe('request bodies', () => {
       stream.end('{"amount":9}');
       const error = await failed;
       expect((error as RequestError).code).toBe('ONCELY_CONFIG');
-      expect(server.requests()).toHaveLength(0);
+      expect(fake().requests()).toHaveLength(0);
     });
   });
 });

@@ -7,29 +7,13 @@ import {
   StoreUnavailableError,
 } from '@oncely/core';
 import { RequestError } from 'got';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { oncely, oncelyErrorOf } from '../src/index.js';
-import { type FakeServer, POST_RETRY, rejection, type Setup, setup, startFakeServer } from './harness.js';
+import { POST_RETRY, rejection, useFakeServer } from './harness.js';
 
 /** Every oncely refusal reaches the caller as got's own RequestError: `code` and `cause` name it. */
 describe('oncely errors as got errors', () => {
-  let server: FakeServer;
-  const open: Setup[] = [];
-
-  beforeAll(async () => {
-    server = await startFakeServer();
-  });
-  afterEach(() => {
-    for (const one of open.splice(0)) one.close();
-    server.reset();
-  });
-  afterAll(() => server.close());
-
-  function client(options: Parameters<typeof setup>[1] = {}) {
-    const made = setup(server.url, options);
-    open.push(made);
-    return made.client;
-  }
+  const { server: fake, client } = useFakeServer();
 
   it('payload mismatch: RequestError with the oncely code, the oncely error as cause, nothing sent', async () => {
     const seenByHooks: string[] = [];
@@ -58,7 +42,7 @@ describe('oncely errors as got errors', () => {
     expect(requestError.options.method).toBe('POST');
     expect(requestError.response).toBeUndefined();
     expect(seenByHooks).toEqual(['ONCELY_PAYLOAD_MISMATCH']);
-    expect(server.requests()).toHaveLength(1);
+    expect(fake().requests()).toHaveLength(1);
   });
 
   it('the provider refusing a key keeps its message on the oncely error', async () => {
@@ -73,11 +57,11 @@ describe('oncely errors as got errors', () => {
   });
 
   it('the provider keeping the key in use past wait.timeout: ONCELY_IN_FLIGHT_TIMEOUT, got does not retry it', async () => {
-    server.inject('/native/', { inUseForever: true });
+    fake().inject('/native/', { inUseForever: true });
     const got = client({ idem: { wait: { timeout: '100ms' } }, got: POST_RETRY });
     const error = await rejection(got.post('native/charges', { json: { amount: 3 } }));
     expect((error as RequestError).code).toBe('ONCELY_IN_FLIGHT_TIMEOUT');
-    expect(server.requests()).toHaveLength(1);
+    expect(fake().requests()).toHaveLength(1);
   });
 
   it('store down (fail closed): ONCELY_STORE_UNAVAILABLE, nothing sent', async () => {
@@ -88,7 +72,7 @@ describe('oncely errors as got errors', () => {
     const error = await rejection(client({ idem: { store } }).post('plain/orders', { json: { amount: 4 } }));
     expect((error as RequestError).code).toBe('ONCELY_STORE_UNAVAILABLE');
     expect((error as RequestError).cause).toBeInstanceOf(StoreUnavailableError);
-    expect(server.requests()).toHaveLength(0);
+    expect(fake().requests()).toHaveLength(0);
   });
 
   it.each([
@@ -102,7 +86,7 @@ describe('oncely errors as got errors', () => {
     );
     expect((error as RequestError).code).toBe('ONCELY_CONFIG');
     expect((error as RequestError).cause).toBeInstanceOf(ConfigError);
-    expect(server.requests()).toHaveLength(0);
+    expect(fake().requests()).toHaveLength(0);
   });
 
   it('aborted after the key was reserved but before sending: the key is released, not left unknown', async () => {
@@ -137,12 +121,12 @@ describe('oncely errors as got errors', () => {
     const records = [];
     for await (const record of inner.list()) records.push(record);
     expect(records).toEqual([]);
-    expect(server.requests()).toHaveLength(0);
+    expect(fake().requests()).toHaveLength(0);
   });
 
   it('a transport error stays got’s own error with its own code', async () => {
     const got = client();
-    server.inject('/plain/', { dropAfterCommit: 1 });
+    fake().inject('/plain/', { dropAfterCommit: 1 });
     const error = await rejection(got.post('plain/orders', { json: { amount: 6 } }));
     expect(error).toBeInstanceOf(RequestError);
     expect((error as RequestError).code).toBe('ECONNRESET');

@@ -7,9 +7,12 @@ import {
   type RouteRule,
 } from '@oncely/core';
 import got, { type ExtendOptions, type Got } from 'got';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+
+import { type FakeServer, startFakeServer } from '../../../test/support/fake-server.js';
 import { idempotency } from '../src/index.js';
 
-export { type FakeServer, startFakeServer } from '../../../test/support/fake-server.js';
+export { type FakeServer, startFakeServer };
 
 /** The routes of the shared fake server: `/native/*` deduplicates by key like Stripe, `/plain/*` does not. */
 export const ROUTES: RouteRule[] = [{ match: 'POST /native/*', provider: 'stripe' }];
@@ -52,4 +55,31 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected the call to reject, it resolved');
+}
+
+/**
+ * Registers the suite's fake server (started once, reset after each test) and returns a client
+ * factory whose clients are closed after each test. Call it inside `describe`.
+ */
+export function useFakeServer() {
+  let current: FakeServer | undefined;
+  const open: Setup[] = [];
+  beforeAll(async () => {
+    current = await startFakeServer();
+  });
+  afterEach(() => {
+    for (const one of open.splice(0)) one.close();
+    current?.reset();
+  });
+  afterAll(() => current?.close());
+  const server = (): FakeServer => {
+    if (!current) throw new Error('the fake server starts in beforeAll');
+    return current;
+  };
+  const client = (options: Parameters<typeof setup>[1] = {}) => {
+    const made = setup(server().url, options);
+    open.push(made);
+    return made.client;
+  };
+  return { server, client };
 }

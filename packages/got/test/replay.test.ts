@@ -1,33 +1,17 @@
 import { memoryStore } from '@oncely/core';
 import { HTTPError, type Response } from 'got';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isReplayed } from '../src/index.js';
-import { type FakeServer, rejection, type Setup, setup, startFakeServer } from './harness.js';
+import { rejection, useFakeServer } from './harness.js';
 
 describe('replayed responses look like live ones', () => {
-  let server: FakeServer;
-  const open: Setup[] = [];
-
-  beforeAll(async () => {
-    server = await startFakeServer();
-  });
-  afterEach(() => {
-    for (const one of open.splice(0)) one.close();
-    server.reset();
-  });
-  afterAll(() => server.close());
-
-  function client(options: Parameters<typeof setup>[1] = {}) {
-    const made = setup(server.url, options);
-    open.push(made);
-    return made.client;
-  }
+  const { server: fake, client } = useFakeServer();
 
   it('statusCode, headers, body, .json() and .text() match the live response; only the markers differ', async () => {
     const got = client();
     const live = await got.post('plain/orders', { json: { amount: 1 } });
     const replay = await got.post('plain/orders', { json: { amount: 1 } });
-    expect(server.writes()).toBe(1);
+    expect(fake().writes()).toBe(1);
     expect(replay.statusCode).toBe(live.statusCode);
     expect(replay.statusMessage).toBe('Created');
     expect(replay.body).toBe(live.body);
@@ -38,13 +22,13 @@ describe('replayed responses look like live ones', () => {
     expect([isReplayed(live), isReplayed(replay)]).toEqual([false, true]);
     expect(replay.headers['oncely-replayed']).toBe('true');
     expect(replay.ok).toBe(true);
-    expect(replay.url).toBe(`${server.url}/plain/orders`);
+    expect(replay.url).toBe(`${fake().url}/plain/orders`);
 
     const parsed = await got.post('plain/orders', { json: { amount: 1 } }).json<{ amount: number }>();
     expect(parsed).toEqual(JSON.parse(live.body));
     const text = await got.post('plain/orders', { json: { amount: 1 } }).text();
     expect(text).toBe(live.body);
-    expect(server.writes()).toBe(1);
+    expect(fake().writes()).toBe(1);
   });
 
   it("responseType 'json' and resolveBodyOnly parse the replay like a live body", async () => {
@@ -84,7 +68,7 @@ describe('replayed responses look like live ones', () => {
     const again = await client({ idem: { store } }).post('native/charges', { json: { amount: 4 } });
     expect(again.isFromCache).toBe(true);
     expect(again.body).toBe(first.body);
-    expect(server.requests()).toHaveLength(1);
+    expect(fake().requests()).toHaveLength(1);
   });
 
   it('a non-2xx live response is thrown as got HTTPError, the same way as without oncely', async () => {
