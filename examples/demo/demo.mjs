@@ -33,11 +33,16 @@ async function makeStore() {
   if (!process.env.REDIS_URL) return { store: memoryStore(), close: async () => {} };
   const [{ Redis }, { redisStore }] = await Promise.all([import('ioredis'), import('@oncely/redis')]);
   const client = new Redis(process.env.REDIS_URL);
-  const store = redisStore({ client, keyPrefix: `oncely-demo-${process.pid}:` });
+  const keyPrefix = `oncely-demo-${process.pid}:`;
+  const store = redisStore({ client, keyPrefix });
   return {
     store,
     close: async () => {
       await store.close(); // the store's own subscriber connection
+      // A demo leaves nothing behind in your Redis.
+      for await (const keys of client.scanStream({ match: `${keyPrefix}*`, count: 500 })) {
+        if (keys.length > 0) await client.del(...keys);
+      }
       await client.quit(); // the client is ours: the store never closes it
     },
   };
