@@ -1,6 +1,28 @@
+import { isUtf8 } from 'node:buffer';
 import { configure } from 'safe-stable-stringify';
+import { scanJson } from './canonical-json.js';
 import { KeyDerivationError } from './errors.js';
+import {
+  bytesAsText,
+  decodeComponent,
+  formPairs,
+  joinPairs,
+  type Pair,
+  sortPairs,
+  withFormField,
+} from './form-pairs.js';
 import type { RequestBody } from './types.js';
+
+/**
+ * The canonical form of each kind of body (docs/DESIGN.md §1 has the table):
+ * - JSON text (`application/json`, `*+json`, `text/json`): canonical-json.ts — members sorted,
+ *   whitespace gone, numbers as written, escapes normalised; a UTF-8 BOM is dropped. Invalid UTF-8
+ *   bytes, invalid JSON, or duplicate member names: the bytes themselves (duplicates also make the
+ *   body ambiguous, see derive.ts).
+ * - A JSON-able value handed to `execute`: sorted-key JSON of the value (one text per value).
+ * - Form bodies: byte-exact pairs sorted by name (form-pairs.ts).
+ * - Anything else: the bytes, multipart boundaries replaced by a fixed one.
+ */
 
 /** Sorted keys, throws on cycles, bigint as a number: one canonical JSON text per value. */
 const stableStringify = configure({ circularValue: Error, bigint: true, deterministic: true });
@@ -10,24 +32,38 @@ export type BodyKind = 'none' | 'json' | 'form' | 'bytes';
 /** A body reduced to what identifies it: the canonical text (JSON, form) or the raw bytes. */
 export interface CanonicalBody {
   kind: BodyKind;
-  /** Canonical text for json/form; raw bytes otherwise. */
+  /** Canonical text for json/form; raw bytes (or text) otherwise. */
   canonical: string | Uint8Array;
-  /** Parsed value for json (any) and form (record of arrays); `undefined` for bytes. */
-  parsed: unknown;
+  /**
+   * Parsed value for json (as `JSON.parse` reads it: numbers beyond 2^53 lose digits, read
+   * `text` for those) and form (record of arrays, values read as UTF-8); `undefined` for bytes.
+   * Computed on first read.
+   */
+  readonly parsed: unknown;
   /** The body as text when it is text; used by key functions and reconcile hooks. */
   text: string | undefined;
+  /** Set when the body means different things to different parsers (a duplicate member name). */
+  ambiguous?: string | undefined;
+  /** json: the JSON text scanned (BOM dropped). form: the body as a byte string. */
+  source?: string | undefined;
 }
 
 const EMPTY: CanonicalBody = { kind: 'none', canonical: '', parsed: undefined, text: undefined };
 
+const JSON_TYPES = new Set(['application/json', 'text/json', 'text/x-json', 'application/x-json']);
+
+function mediaType(contentType: string): string {
+  return contentType.split(';', 1)[0]!.trim().toLowerCase();
+}
+
 export function isJsonType(contentType: string | undefined): boolean {
   if (!contentType) return false;
-  const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
-  return type === 'application/json' || type.endsWith('+json');
+  const type = mediaType(contentType);
+  return JSON_TYPES.has(type) || type.endsWith('+json');
 }
 
 export function isFormType(contentType: string | undefined): boolean {
-  return !!contentType && contentType.toLowerCase().startsWith('application/x-www-form-urlencoded');
+  return !!contentType && mediaType(contentType) === 'application/x-www-form-urlencoded';
 }
 
 /** True for bodies that can be read once only (streams, iterables, Blob, FormData). */
@@ -47,9 +83,8 @@ export function isOneShotBody(body: unknown): boolean {
 }
 
 /**
- * Reduces a wire body to its canonical form: JSON is re-serialised with sorted keys, form bodies
- * become sorted pairs, other bytes stay bytes. Throws `KeyDerivationError` for bodies that cannot be
- * canonicalised (one-shot bodies, cycles, over `maxBytes`).
+ * Reduces a wire body to its canonical form. Throws `KeyDerivationError` for bodies that cannot
+ * be canonicalised (one-shot bodies, cycles, over `maxBytes`).
  */
 export function canonicalBody(
   body: RequestBody,
@@ -63,15 +98,20 @@ export function canonicalBody(
     );
   }
   if (body instanceof URLSearchParams) return canonicalForm(body.toString(), maxBytes);
-  if (typeof body === 'string') return canonicalText(body, contentType, maxBytes);
+  if (typeof body === 'string') {
+    checkSize(body.length, maxBytes); // cheap lower bound first; exact for ASCII
+    if (isFormType(contentType)) return canonicalForm(bytesAsText(body), maxBytes);
+    if (isJsonType(contentType)) return canonicalJsonText(body);
+    return { kind: 'bytes', canonical: withoutBoundary(body, contentType), parsed: undefined, text: body };
+  }
   if (body instanceof Uint8Array || body instanceof ArrayBuffer) {
     const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
     checkSize(bytes.byteLength, maxBytes);
-    if (isJsonType(contentType) || isFormType(contentType)) {
-      return canonicalText(
+    if (isFormType(contentType)) return canonicalForm(bytesAsText(bytes), maxBytes);
+    // Bytes that are not UTF-8 would decode to U+FFFD and read alike: they stay bytes.
+    if (isJsonType(contentType) && isUtf8(bytes)) {
+      return canonicalJsonText(
         Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
-        contentType,
-        maxBytes,
       );
     }
     return {
@@ -84,58 +124,86 @@ export function canonicalBody(
   // A JSON-able value handed to execute() directly.
   const text = stringifyValue(body);
   checkSize(Buffer.byteLength(text), maxBytes);
-  return { kind: 'json', canonical: text, parsed: body, text };
+  return { kind: 'json', canonical: text, parsed: body, text, source: text };
+}
+
+function canonicalJsonText(raw: string): CanonicalBody {
+  // A UTF-8 BOM is no part of the JSON text (RFC 8259 §8.1 lets parsers ignore it; users expect that).
+  const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
+  const scan = scanJson(text);
+  if (scan.ok)
+    return lazyParsed({ kind: 'json', canonical: scan.canonical, text, source: text }, () => parseJson(text));
+  // Declared JSON but not JSON (or ambiguous): the bytes themselves are the identity.
+  return {
+    kind: 'bytes',
+    canonical: raw,
+    parsed: undefined,
+    text: raw,
+    ambiguous: scan.reason === 'duplicate' ? `the member name '${scan.member}' appears twice` : undefined,
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined; // the scanner is a little wider than JSON.parse (never narrower in meaning)
+  }
+}
+
+/** Defines `parsed` as computed on first read: most writes never look at the parsed body. */
+function lazyParsed(body: Omit<CanonicalBody, 'parsed'>, parse: () => unknown): CanonicalBody {
+  let value: unknown;
+  let done = false;
+  return Object.defineProperty(body, 'parsed', {
+    enumerable: true,
+    get() {
+      if (!done) {
+        value = parse();
+        done = true;
+      }
+      return value;
+    },
+  }) as CanonicalBody;
 }
 
 /**
  * Multipart bodies carry a random boundary chosen per serialisation: it is replaced by a fixed one,
  * so the same form serialised twice has one identity.
  */
-function withoutBoundary(bytes: Uint8Array, contentType: string | undefined): Uint8Array {
+function withoutBoundary<T extends string | Uint8Array>(
+  body: T,
+  contentType: string | undefined,
+): T | Uint8Array {
   const boundary =
     contentType && /^multipart\//i.test(contentType)
       ? /boundary="?([^";]+)"?/i.exec(contentType)?.[1]
       : undefined;
-  if (!boundary) return bytes;
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  if (!boundary) return body;
+  const text = bytesAsText(body);
   return Buffer.from(text.split(boundary).join('oncely-boundary'), 'latin1');
 }
 
-function canonicalText(text: string, contentType: string | undefined, maxBytes: number): CanonicalBody {
-  checkSize(text.length, maxBytes); // cheap lower bound first; exact for ASCII
-  if (isFormType(contentType)) return canonicalForm(text, maxBytes);
-  if (isJsonType(contentType)) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // Declared JSON but not JSON: the bytes themselves are the identity.
-      return { kind: 'bytes', canonical: text, parsed: undefined, text };
-    }
-    return { kind: 'json', canonical: stringifyValue(parsed), parsed, text };
-  }
-  return {
-    kind: 'bytes',
-    canonical: /^multipart\//i.test(contentType ?? '')
-      ? withoutBoundary(Buffer.from(text), contentType)
-      : text,
-    parsed: undefined,
-    text,
-  };
-}
-
-function canonicalForm(text: string, maxBytes: number): CanonicalBody {
-  checkSize(text.length, maxBytes);
-  const pairs = [...new URLSearchParams(text)];
-  // Stable sort by name only: the order of repeated names (a=1&a=2) can be meaningful.
-  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const parsed: Record<string, string[]> = {};
-  for (const [name, value] of pairs) {
-    const values = parsed[name] ?? [];
-    values.push(value);
-    parsed[name] = values;
-  }
-  return { kind: 'form', canonical: new URLSearchParams(pairs).toString(), parsed, text };
+function canonicalForm(byteText: string, maxBytes: number): CanonicalBody {
+  checkSize(byteText.length, maxBytes);
+  const pairs = sortPairs(formPairs(byteText));
+  return lazyParsed(
+    {
+      kind: 'form',
+      canonical: joinPairs(pairs),
+      text: Buffer.from(byteText, 'latin1').toString('utf8'),
+      source: byteText,
+    },
+    () => {
+      const parsed: Record<string, string[]> = {};
+      for (const [name, value] of pairs) {
+        const decoded = decodeComponent(name);
+        parsed[decoded] ??= [];
+        parsed[decoded].push(decodeComponent(value));
+      }
+      return parsed;
+    },
+  );
 }
 
 function stringifyValue(value: unknown): string {
@@ -160,4 +228,68 @@ function checkSize(bytes: number, maxBytes: number): void {
 /** Canonical JSON text of any value (sorted keys). */
 export function canonicalJson(value: unknown): string {
   return stringifyValue(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key rules on a canonical body: fields picked, fields ignored, a provider's key field written.
+
+/** The canonical text of the body without the `ignore`d paths (they identify nothing). */
+export function canonicalWithout(body: CanonicalBody, paths: readonly string[]): CanonicalBody {
+  if (body.kind === 'json') {
+    const scan = scanJson(body.source!, { omit: paths });
+    return scan.ok ? { ...body, canonical: scan.canonical } : body;
+  }
+  if (body.kind === 'form') {
+    const names = new Set(paths.map((path) => formPairs(bytesAsText(path))[0]?.[0]));
+    return { ...body, canonical: joinPairs(formPairsOf(body).filter(([name]) => !names.has(name))) };
+  }
+  return body;
+}
+
+/** `{"<path>": <canonical value>, …}` of the key `fields`; throws naming a missing one. */
+export function canonicalFields(body: CanonicalBody, fields: readonly string[]): string {
+  if (body.kind !== 'json' && body.kind !== 'form') {
+    throw new KeyDerivationError(
+      body.ambiguous
+        ? `Key fields (${fields.join(', ')}) cannot be read: ${body.ambiguous}, so parsers disagree on the body`
+        : `Key fields (${fields.join(', ')}) need a JSON or form body`,
+    );
+  }
+  const values = new Map<string, string>();
+  if (body.kind === 'json') {
+    const scan = scanJson(body.source!, { pick: fields });
+    for (const [path, picked] of (scan.ok && scan.picked) || []) values.set(path, picked.canonical);
+  } else {
+    const pairs = formPairsOf(body);
+    for (const path of fields) {
+      const name = formPairs(bytesAsText(path))[0]?.[0];
+      const found = pairs.filter((pair) => pair[0] === name).map((pair) => pair[1]);
+      if (found.length > 0) values.set(path, JSON.stringify(found));
+    }
+  }
+  let out = '';
+  for (const path of [...fields].sort()) {
+    const value = values.get(path);
+    if (value === undefined)
+      throw new KeyDerivationError(`Key field '${path}' is missing from the request body`);
+    out += `${out === '' ? '{' : ','}${JSON.stringify(path)}:${value}`;
+  }
+  return `${out}}`;
+}
+
+/** The body with a top-level `field` set to the string `value`, every other byte as it was. */
+export function withBodyField(body: CanonicalBody, field: string, value: string): string | Uint8Array {
+  if (body.kind === 'form') return withFormField(body.source!, field, value);
+  const source = body.source!;
+  const quoted = JSON.stringify(value);
+  const scan = scanJson(source, { pick: [field] });
+  const at = scan.ok ? scan.picked?.get(field) : undefined;
+  if (at) return `${source.slice(0, at.start)}${quoted}${source.slice(at.end)}`;
+  const open = source.indexOf('{');
+  const empty = /^\s*\}/.test(source.slice(open + 1));
+  return `${source.slice(0, open + 1)}${JSON.stringify(field)}:${quoted}${empty ? '' : ','}${source.slice(open + 1)}`;
+}
+
+function formPairsOf(body: CanonicalBody): Pair[] {
+  return sortPairs(formPairs(body.source!));
 }

@@ -1,34 +1,20 @@
 import { createHash } from 'node:crypto';
 import { KeyDerivationError } from './errors.js';
+import { formPairs, joinPairs, sortPairs } from './form-pairs.js';
 import { memoize } from './memo.js';
-
-/**
- * Query parameters that carry credentials. Their values never reach the store: the target keeps a
- * hash in their place (so two credentials still give two targets, and two keys).
- */
-const SECRET_QUERY_PARAMS = new Set([
-  'access_token',
-  'api_key',
-  'apikey',
-  'api-key',
-  'auth',
-  'client_secret',
-  'key',
-  'password',
-  'secret',
-  'sig',
-  'signature',
-  'token',
-]);
-const MAY_HOLD_SECRET = new RegExp(`[?&](${[...SECRET_QUERY_PARAMS].join('|')})=`, 'i');
+import { isSecretQueryName } from './secrets.js';
 
 const parseOften = memoize(parseTarget);
+/** A cheap pre-test: could any query parameter name be a credential? (then the URL is never cached) */
+const MAY_HOLD_SECRET =
+  /[?&][^=&#]*(token|secret|passw|pwd|session|sig|credential|key|jwt|bearer|auth|code)/i;
 
 /**
  * Normalised target: lower-case scheme and host (the URL parser does both), default port
- * dropped, credentials and fragment dropped, path as sent, query parameters sorted by name,
+ * dropped, userinfo and fragment dropped (userinfo is a credential: it goes into the scope, see
+ * scope.ts), path as sent, query pairs compared at byte level and sorted by name (form-pairs.ts),
  * credential-carrying query values replaced by their hash. Parsed once per distinct URL, except
- * URLs that carry a credential, which are never cached.
+ * URLs that may carry a credential, which are never cached.
  */
 export function normaliseTarget(url: string): string {
   return MAY_HOLD_SECRET.test(url) ? parseTarget(url) : parseOften(url);
@@ -43,12 +29,10 @@ function parseTarget(url: string): string {
   }
   let query = '';
   if (parsed.search.length > 1) {
-    const params = new URLSearchParams(parsed.search);
-    params.sort();
-    for (const [name, value] of params) {
-      if (SECRET_QUERY_PARAMS.has(name.toLowerCase())) params.set(name, redact(value));
-    }
-    query = `?${params.toString()}`;
+    // `search` is ASCII: the URL parser percent-encodes every other byte.
+    const pairs = sortPairs(formPairs(parsed.search.slice(1)));
+    for (const pair of pairs) if (isSecretQueryName(pair[0])) pair[1] = redact(pair[1]);
+    query = `?${joinPairs(pairs)}`;
   }
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}${query}`;
 }
