@@ -3,19 +3,11 @@ import { toMs } from './duration.js';
 import { ConfigError } from './errors.js';
 import { checkPreset, type ProviderPreset, providerPresets, resolvePreset } from './providers.js';
 import { type CompiledRoute, compileRoute } from './routes.js';
+import { createSealer, type Sealer } from './seal.js';
 import { memoryStore } from './store/memory.js';
 import type { IdempotencyOptions, IdempotencyStore, RouteRule } from './types.js';
 
 const MAX_TTL_MS = toMs('90d', 'max ttl');
-const DEFAULT_CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'x-api-key', 'cookie'];
-const DEFAULT_SENSITIVE_RESPONSE_HEADERS = [
-  'set-cookie',
-  'set-cookie2',
-  'authorization',
-  'proxy-authorization',
-  'www-authenticate',
-  'proxy-authenticate',
-];
 
 /** A route with its durations and preset resolved once, at construction. */
 export interface ResolvedRoute extends CompiledRoute {
@@ -35,7 +27,10 @@ export interface ResolvedConfig {
   autoPresets: ProviderPreset[];
   derive: DeriveConfig;
   maxResponseBytes: number;
+  /** The user's extra names; the patterns of secrets.ts always apply. */
   sensitiveResponseHeaders: ReadonlySet<string>;
+  sealer: Sealer | undefined;
+  redactResponse: IdempotencyOptions['redactResponse'];
   failOpen: boolean;
 }
 
@@ -75,18 +70,47 @@ export function resolveConfig(options: IdempotencyOptions): ResolvedConfig {
     derive: {
       namespace,
       keyHeader: (options.keyHeader ?? 'idempotency-key').toLowerCase(),
-      credentialHeaders: (options.credentialHeaders ?? DEFAULT_CREDENTIAL_HEADERS).map((h) =>
-        h.toLowerCase(),
+      // Every preset's tenant headers, whether or not a route names the preset: a call to the
+      // provider's host without the route is still scoped by them.
+      credentialHeaders: new Set(
+        [
+          ...headerNames(options.credentialHeaders, 'credentialHeaders'),
+          ...[...Object.values(providerPresets), ...autoPresets, ...routes.map((r) => r.preset)].flatMap(
+            (preset) => preset?.tenantHeaders ?? [],
+          ),
+        ].map((h) => h.toLowerCase()),
+      ),
+      volatileHeaders: new Set(
+        headerNames(options.volatileHeaders, 'volatileHeaders').map((h) => h.toLowerCase()),
       ),
       maxBodyBytes,
       scope: options.scope,
     },
     maxResponseBytes,
     sensitiveResponseHeaders: new Set(
-      (options.sensitiveResponseHeaders ?? DEFAULT_SENSITIVE_RESPONSE_HEADERS).map((h) => h.toLowerCase()),
+      headerNames(options.sensitiveResponseHeaders, 'sensitiveResponseHeaders').map((h) => h.toLowerCase()),
     ),
+    sealer: options.encryption === undefined ? undefined : createSealer(options.encryption),
+    redactResponse: checkFunction(options.redactResponse, 'redactResponse'),
     failOpen: options.onStoreError === 'fail-open',
   };
+}
+
+function headerNames(names: readonly string[] | undefined, option: string): readonly string[] {
+  if (names === undefined) return [];
+  if (
+    !Array.isArray(names) ||
+    names.some((h) => typeof h !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h))
+  ) {
+    throw new ConfigError(`${option} must be an array of header names`);
+  }
+  return names;
+}
+
+function checkFunction<T>(value: T, option: string): T {
+  if (value !== undefined && typeof value !== 'function')
+    throw new ConfigError(`${option} must be a function`);
+  return value;
 }
 
 function resolveAutoPresets(providers: IdempotencyOptions['providers']): ProviderPreset[] {

@@ -1,19 +1,17 @@
-import { type CanonicalBody, canonicalBody, canonicalJson } from './canonical.js';
+import { type CanonicalBody, canonicalBody, canonicalFields, canonicalWithout } from './canonical.js';
 import { KeyDerivationError } from './errors.js';
 import { hashParts } from './hash.js';
 import { type ProviderPreset, parseHeaderValue } from './providers.js';
+import { type ScopeConfig, scopeOf, userinfoOf } from './scope.js';
 import { normaliseTarget } from './target.js';
 import type { Headers, KeyRule, OutgoingRequest, RequestView } from './types.js';
 
 /** Bump only with a migration note: every stored key changes with it (a golden test pins it). */
-const KEY_VERSION = 'oncely/v1';
+const KEY_VERSION = 'oncely/v2';
 
-export interface DeriveConfig {
+export interface DeriveConfig extends ScopeConfig {
   namespace: string;
-  keyHeader: string;
-  credentialHeaders: readonly string[];
   maxBodyBytes: number;
-  scope: ((request: RequestView) => string | undefined) | undefined;
 }
 
 export interface Derived {
@@ -66,12 +64,13 @@ export function derive(
     if (!(error instanceof KeyDerivationError)) throw error;
     bodyError = error;
   }
-  const view: RequestView = { method, url: target, headers, json: body?.parsed, bodyText: body?.text };
+  const view = requestView(method, target, headers, body);
   const explicitKey = explicitOption ?? explicitFromRequest(headers, body, config.keyHeader, preset);
   if (explicitKey !== undefined && explicitKey.trim() === '')
     throw new KeyDerivationError('The explicit key is empty');
 
-  if (body && rule && typeof rule === 'object' && 'ignore' in rule) body = withoutPaths(body, rule.ignore);
+  if (body && rule && typeof rule === 'object' && 'ignore' in rule)
+    body = canonicalWithout(body, rule.ignore);
   // A body we cannot read (stream) is identified by the explicit key alone; its fingerprint names the route only.
   const fingerprint = hashParts([
     'fp',
@@ -85,10 +84,14 @@ export function derive(
   if (explicitKey !== undefined) material = ['explicit', explicitKey];
   else if (typeof rule === 'function') material = ['fn', callKeyFunction(rule, view)];
   else if (bodyError) throw bodyError;
-  else if (rule && 'fields' in rule) material = ['fields', pickFields(body!, rule.fields)];
-  else material = ['fp', fingerprint];
+  else if (rule && 'fields' in rule) material = ['fields', canonicalFields(body!, rule.fields)];
+  else if (body?.ambiguous) {
+    throw new KeyDerivationError(
+      `The request body is ambiguous (${body.ambiguous}): parsers disagree on what it says, so no key can be derived from it. Send one member per name, or give an explicit key or a route key rule`,
+    );
+  } else material = ['fp', fingerprint];
 
-  const scope = scopeOf(view, config);
+  const scope = scopeOf(view, userinfoOf(request.url), config);
   const hash = hashParts([KEY_VERSION, config.namespace, scope, ...material]);
   return {
     key: `${config.namespace}:${hash}`,
@@ -121,18 +124,6 @@ function explicitFromRequest(
   return headers[keyHeader];
 }
 
-function scopeOf(view: RequestView, config: DeriveConfig): string {
-  if (config.scope) {
-    const value = config.scope(view);
-    if (value !== undefined && typeof value !== 'string') {
-      throw new KeyDerivationError('The scope function must return a string or undefined');
-    }
-    return hashParts(['scope', value ?? '']);
-  }
-  // Raw credentials never leave this function: only their hash is kept (never cached, never stored).
-  return hashParts(['credentials', ...config.credentialHeaders.map((name) => view.headers[name] ?? '')]);
-}
-
 function callKeyFunction(rule: (request: RequestView) => string, view: RequestView): string {
   let value: unknown;
   try {
@@ -146,49 +137,20 @@ function callKeyFunction(rule: (request: RequestView) => string, view: RequestVi
   return value;
 }
 
-function pickFields(body: CanonicalBody, fields: readonly string[]): string {
-  if (body.kind !== 'json' && body.kind !== 'form') {
-    throw new KeyDerivationError(`Key fields (${fields.join(', ')}) need a JSON or form body`);
-  }
-  const picked: Record<string, unknown> = {};
-  for (const path of fields) {
-    const value = readField(body.parsed, path);
-    if (value === undefined)
-      throw new KeyDerivationError(`Key field '${path}' is missing from the request body`);
-    picked[path] = value;
-  }
-  return canonicalJson(picked);
-}
-
-function readField(value: unknown, path: string): unknown {
-  let current = value;
-  for (const part of path.split('.')) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[part];
-  }
-  return current;
-}
-
-/** The body with volatile fields removed (they identify nothing and are no part of the payload). */
-function withoutPaths(body: CanonicalBody, paths: readonly string[]): CanonicalBody {
-  if (body.kind !== 'json' && body.kind !== 'form') return body;
-  const copy = structuredClone(body.parsed) as Record<string, unknown>;
-  for (const path of paths) deletePath(copy, path.split('.'));
-  if (body.kind === 'form') {
-    const pairs: [string, string][] = [];
-    for (const [name, values] of Object.entries(copy))
-      for (const v of values as string[]) pairs.push([name, v]);
-    return { ...body, canonical: new URLSearchParams(pairs).toString() };
-  }
-  return { ...body, canonical: canonicalJson(copy) };
-}
-
-function deletePath(target: unknown, parts: string[]): void {
-  let current = target;
-  for (let i = 0; i < parts.length - 1; i++) {
-    if (current === null || typeof current !== 'object') return;
-    current = (current as Record<string, unknown>)[parts[i]!];
-  }
-  if (current !== null && typeof current === 'object')
-    delete (current as Record<string, unknown>)[parts.at(-1)!];
+/** The view given to key functions and reconcile hooks; `json` is parsed only if one reads it. */
+function requestView(
+  method: string,
+  url: string,
+  headers: Record<string, string | undefined>,
+  body: CanonicalBody | undefined,
+): RequestView {
+  return {
+    method,
+    url,
+    headers,
+    get json() {
+      return body?.parsed;
+    },
+    bodyText: body?.text,
+  };
 }

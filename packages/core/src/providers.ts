@@ -46,6 +46,12 @@ export interface ProviderPreset {
    * `providers: 'auto'` attaches the preset there only; absent: every path of the hosts.
    */
   paths?: string[] | undefined;
+  /**
+   * Request headers that name the tenant an authenticated call acts for (Stripe Connect's
+   * `Stripe-Account`): they join the key scope, so two connected accounts never share a key.
+   * Headers whose names look like a tenant or a credential are in the scope anyway (scope.ts).
+   */
+  tenantHeaders?: string[] | undefined;
   /** Where the key goes: a header, or a top-level field of the JSON/form body. */
   carry: { header: string; format?: 'token' | 'sf-string' | undefined } | { bodyField: string };
   /** Key format limits. `uuid: true` sends a deterministic UUID (v5-style) derived from our key. */
@@ -83,6 +89,8 @@ export const providerPresets: Record<string, ProviderPreset> = {
   stripe: {
     name: 'stripe',
     hosts: ['api.stripe.com'],
+    // Connect: the platform's key acts for the account (or, in API v2, the context) named here.
+    tenantHeaders: ['Stripe-Account', 'Stripe-Context'],
     carry: { header: 'Idempotency-Key' },
     keyFormat: { maxLength: 255 },
     retention: '24h',
@@ -412,6 +420,13 @@ function presetProblem(preset: ProviderPreset): string | undefined {
   const sample = `${'a'.repeat(Math.min(format?.maxLength ?? 64, 64) - 3)}-r1`;
   if (!format?.uuid && !acceptsKey(preset, sample)) {
     return 'keyFormat.pattern must accept lower-case hex keys with a "-r<n>" revision suffix';
+  }
+  const tenants = preset.tenantHeaders;
+  if (
+    tenants !== undefined &&
+    (!Array.isArray(tenants) || tenants.some((h) => typeof h !== 'string' || !HEADER_NAME.test(h)))
+  ) {
+    return 'tenantHeaders must be an array of header names';
   }
   for (const field of ['inUse', 'mismatch', 'notExecuted', 'executed'] as const) {
     if (preset[field] !== undefined && !Array.isArray(preset[field])) return `${field} must be an array`;
