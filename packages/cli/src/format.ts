@@ -88,6 +88,8 @@ export interface ResponseView {
   headerNames: string[];
   bodyBytes?: number | undefined;
   omitted?: string | undefined;
+  /** Headers and body are encrypted at rest (`encryption` option): the CLI holds no keys and shows neither. */
+  sealed?: true | undefined;
   /** Only with `--body`: the body as UTF-8 text when it is text, else base64. */
   body?: string | undefined;
   bodyEncoding?: 'utf8' | 'base64' | undefined;
@@ -120,6 +122,7 @@ export function responseView(
   };
   if (response.body !== undefined) view.bodyBytes = bodyBytes(response.body);
   if (response.omitted !== undefined) view.omitted = response.omitted;
+  if (response.sealed !== undefined) view.sealed = true;
   if (withBody && response.body !== undefined) {
     const decoded = decodeBody(response.body);
     view.body = decoded.text;

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { StoredResponse } from '@oncely/core';
+import { isSecretResponseHeader, type StoredResponse, unsafeHeader } from '@oncely/core';
 import { UsageError } from './errors.js';
 
 /**
@@ -24,15 +24,6 @@ export interface ResponseFile {
   body?: unknown;
   bodyBase64?: string;
 }
-
-/** Never stored (the engine strips them from live responses too). */
-export const SENSITIVE_HEADERS = [
-  'set-cookie',
-  'authorization',
-  'proxy-authorization',
-  'www-authenticate',
-  'proxy-authenticate',
-];
 
 /** The engine's default `maxResponseBytes`: a bigger body could not be replayed anyway. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -119,13 +110,17 @@ function parseHeaders(
   for (const [name, raw] of Object.entries(value)) {
     if (!HEADER_NAME.test(name)) throw bad(`"${name}" is not a valid header name`);
     const lower = name.toLowerCase();
-    if (SENSITIVE_HEADERS.includes(lower)) {
+    // The engine's own rule (core secrets.ts), so the two never drift apart.
+    if (isSecretResponseHeader(lower)) {
       throw bad(`header "${name}" is never stored (credentials); remove it`);
     }
     if (headers[lower] !== undefined) throw bad(`header "${name}" is given twice`);
     const valid =
       typeof raw === 'string' || (Array.isArray(raw) && raw.every((item) => typeof item === 'string'));
     if (!valid) throw bad(`header "${name}" must be a string or an array of strings`);
+    if (unsafeHeader({ [name]: raw as string | string[] }) !== undefined) {
+      throw bad(`header "${name}" holds CR, LF or NUL, which could split the replayed response`);
+    }
     headers[lower] = raw as string | string[];
   }
   return headers;

@@ -259,6 +259,12 @@ describe('bad input: a clear message, non-zero exit, the record unchanged', () =
       /header "Set-Cookie" is never stored/,
     ],
     [
+      'a CR LF in a header value',
+      '{"status": 201, "headers": {"X-Note": "a\\r\\nSet-Cookie: evil=1"}}',
+      /header "X-Note" holds CR, LF or NUL/,
+    ],
+    ['a NUL in a header value', '{"status": 201, "headers": {"X-Note": "a\\u0000b"}}', /holds CR, LF or NUL/],
+    [
       'body and bodyBase64',
       '{"status": 201, "body": "a", "bodyBase64": "YQ=="}',
       /give "body" or "bodyBase64", not both/,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withBodyField } from './canonical.js';
 import { classifyResponse, isProviderReplay, providerMessage, readPath, wasNotSent } from './classify.js';
 import { type ResolvedRoute, resolveConfig } from './config.js';
 import { conflictAction } from './conflict.js';
@@ -212,7 +213,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     switch (conflictAction(record, fingerprint, Date.now())) {
       case 'replay':
         emit({ type: 'replayed', key, source: 'store', status: record.response?.status ?? 0 });
-        return { done: { response: fromStored(record), replayed: true, key, guarded: true } };
+        return { done: { response: fromStored(record, config.sealer), replayed: true, key, guarded: true } };
       case 'wait':
         return { next: await waitForTwin(op, record) };
       case 'recover':
@@ -303,7 +304,17 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       keeper.stop();
     }
     if (verdict && 'found' in verdict) {
-      return { done: await recordFound(op, token, fromFound(verdict.found), 'found by the reconcile hook') };
+      let found: WireResponse;
+      try {
+        found = fromFound(verdict.found);
+      } catch (error) {
+        // A hook's response that cannot be replayed decides nothing: the outcome stays unknown.
+        await settle('markUnknown', key, () =>
+          store.markUnknown(key, token, 'reconcile found an invalid response', op.plan.ttlMs),
+        );
+        throw error;
+      }
+      return { done: await recordFound(op, token, found, 'found by the reconcile hook') };
     }
     if (verdict && 'absent' in verdict) {
       // "Absent" licenses a send only while the key is still ours: confirm it, fenced, before sending.
@@ -392,7 +403,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
           case 'executed':
             await settle('complete', key, () =>
               store.complete(key, token, {
-                response: toStored(response, config.sensitiveResponseHeaders, config.maxResponseBytes),
+                response: toStored(response, key, op.derived.view, config, redactFailed(key)),
                 ttlMs,
                 providerKey,
               }),
@@ -485,7 +496,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     const { key } = op.derived;
     await settle('complete', key, () =>
       store.complete(key, token, {
-        response: toStored(found, config.sensitiveResponseHeaders, config.maxResponseBytes),
+        response: toStored(found, key, op.derived.view, config, redactFailed(key)),
         ttlMs: op.plan.ttlMs,
         audit: { at: Date.now(), action: 'reconciled', token, detail },
       }),
@@ -530,7 +541,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     if ('header' in carry) {
       prepared.setHeaders[carry.header.toLowerCase()] = formatHeaderValue(providerKey, carry.format);
     } else if (bodyFieldValue(derived, carry.bodyField) !== providerKey) {
-      prepared.body = withBodyField(derived, carry.bodyField, providerKey);
+      prepared.body = withBodyField(derived.body!, carry.bodyField, providerKey);
     }
     return prepared;
   }
@@ -545,6 +556,10 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
         emit({ type: 'store-error', key, operation, message: describe(error) });
       emit({ type: 'record-not-written', key, reason, operation });
     }
+  }
+
+  function redactFailed(key: string) {
+    return (message: string) => emit({ type: 'redact-failed', key, message });
   }
 
   async function storeCall<T>(operation: string, key: string, call: () => Promise<T>): Promise<T> {
@@ -628,16 +643,6 @@ function checkCarry(preset: ProviderPreset | undefined, derived: Derived): void 
 function bodyFieldValue(derived: Derived, field: string): unknown {
   const value = readPath(derived.body?.parsed, field);
   return derived.body?.kind === 'form' && Array.isArray(value) ? value[0] : value;
-}
-
-function withBodyField(derived: Derived, field: string, value: string): string {
-  const body = derived.body!;
-  if (body.kind === 'form') {
-    const params = new URLSearchParams(body.text ?? '');
-    params.set(field, value);
-    return params.toString();
-  }
-  return JSON.stringify({ ...(body.parsed as Record<string, unknown>), [field]: value });
 }
 
 function asStoreError(operation: string, error: unknown, key: string): IdempotencyError {

@@ -29,6 +29,7 @@ export type OncelyEvent =
   | (Base<'mismatch'> & { by: 'store' | 'provider' })
   | (Base<'override'> & { reason: string; reviewer: string; revision: number; granted: boolean })
   | (Base<'provider-in-use'> & { status: number; attempt: number })
+  | (Base<'redact-failed'> & { message: string })
   | (Base<'store-error'> & { operation: string; message: string })
   | (Base<'fail-open'> & { message: string })
   | (Base<'unknown-expired'> & { createdAt: number });

@@ -97,7 +97,9 @@ export interface StoredResponse {
   /** Body bytes, base64; absent when the body was over the size cap. */
   body?: string | undefined;
   /** Why the body was not stored. */
-  omitted?: 'too-large' | undefined;
+  omitted?: 'too-large' | 'redact-failed' | undefined;
+  /** Headers, body and omitted, encrypted at rest (`v1.<keyId>.<iv>.<tag>.<ciphertext>`, base64url); see seal.ts. */
+  sealed?: string | undefined;
 }
 
 export type AuditAction =
@@ -310,18 +312,42 @@ export interface IdempotencyOptions {
   /** Methods guarded by default. Default `['POST', 'PATCH']`. */
   methods?: string[] | undefined;
   routes?: RouteRule[] | undefined;
-  /** Tenant or credential scope. Default: a hash of the credential headers. */
+  /**
+   * Tenant or credential scope, replacing the default one. Default: a hash of every header whose
+   * name looks like a credential or a tenant (`*token*`, `*key*`, `*secret*`, `*auth*`,
+   * `*session*`, `*signature*`, `cookie`, `*-account`, `*-organization`, …), each preset's
+   * `tenantHeaders` and the URL's userinfo; signed requests by their signer (see docs/DESIGN.md §1).
+   */
   scope?: ((request: RequestView) => string | undefined) | undefined;
-  /** Credential headers hashed into the default scope. Default `['authorization', 'proxy-authorization', 'x-api-key', 'cookie']`. */
+  /** Extra headers that identify the caller or tenant, in the default scope whatever their name. */
   credentialHeaders?: string[] | undefined;
+  /**
+   * Headers that the default scope's patterns take but that change on every attempt (a
+   * signature over a timestamp of a scheme oncely does not know): left out of the scope. Another
+   * header must still identify the caller, or two callers share keys.
+   */
+  volatileHeaders?: string[] | undefined;
   /** Caller-set header that carries an explicit key. Default `'idempotency-key'`. */
   keyHeader?: string | undefined;
   /** Bodies larger than this cannot be canonicalised (explicit key needed). Default 4 MiB. */
   maxBodyBytes?: number | undefined;
   /** Stored response bodies larger than this are dropped (replay then fails clearly). Default 1 MiB. */
   maxResponseBytes?: number | undefined;
-  /** Response headers never stored. Default: set-cookie, authorization, proxy-authorization, www-authenticate, proxy-authenticate. */
+  /**
+   * Extra response headers never stored. Always dropped: names that look like a secret
+   * (`*cookie*`, `*authorization*`, `*authenticate*`, `*token*`, `*secret*`, `*session*`, `*api-key*`, …).
+   */
   sensitiveResponseHeaders?: string[] | undefined;
+  /**
+   * Encrypts stored responses (headers and body) at rest with AES-256-GCM. `keys`: key id →
+   * 32-byte key (bytes or base64); `current` seals new records, every key opens old ones (rotation).
+   */
+  encryption?: { keys: Record<string, string | Uint8Array>; current: string } | undefined;
+  /**
+   * Rewrites a response before it is stored, e.g. to drop an OAuth token from its body. The caller
+   * of this attempt still gets the live response; replays get what this returns.
+   */
+  redactResponse?: ((response: WireResponse, request: RequestView) => WireResponse) | undefined;
   /** Provider presets attached by host (`'auto'`), in addition to route rules. Default: off. */
   providers?: 'auto' | ProviderPreset[] | undefined;
   /** `'fail-closed'` (default): store down → `StoreUnavailableError`, nothing sent. `'fail-open'` sends unguarded and emits a loud event. */
