@@ -131,8 +131,7 @@ function canonicalJsonText(raw: string): CanonicalBody {
   // A UTF-8 BOM is no part of the JSON text (RFC 8259 §8.1 lets parsers ignore it; users expect that).
   const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
   const scan = scanJson(text);
-  if (scan.ok)
-    return lazyParsed({ kind: 'json', canonical: scan.canonical, text, source: text }, () => parseJson(text));
+  if (scan.ok) return new ParsedOnRead('json', scan.canonical, text, text, parseJson);
   // Declared JSON but not JSON (or ambiguous): the bytes themselves are the identity.
   return {
     kind: 'bytes',
@@ -151,20 +150,37 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Defines `parsed` as computed on first read: most writes never look at the parsed body. */
-function lazyParsed(body: Omit<CanonicalBody, 'parsed'>, parse: () => unknown): CanonicalBody {
-  let value: unknown;
-  let done = false;
-  return Object.defineProperty(body, 'parsed', {
-    enumerable: true,
-    get() {
-      if (!done) {
-        value = parse();
-        done = true;
-      }
-      return value;
-    },
-  }) as CanonicalBody;
+/**
+ * A body whose `parsed` is computed on first read: most writes never look at the parsed body.
+ * A class (not a per-call `defineProperty`): the getter lives once on the prototype, and the
+ * object keeps a fast shape.
+ */
+class ParsedOnRead implements CanonicalBody {
+  private value: unknown;
+  private done = false;
+  constructor(
+    readonly kind: BodyKind,
+    readonly canonical: string,
+    readonly text: string | undefined,
+    readonly source: string,
+    private readonly parse: (source: string) => unknown,
+  ) {}
+
+  get parsed(): unknown {
+    if (!this.done) {
+      this.value = this.parse(this.source);
+      this.done = true;
+    }
+    return this.value;
+  }
+
+  /** The same body identified by another canonical text (fields ignored); parsed stays shared. */
+  withCanonical(canonical: string): CanonicalBody {
+    const copy = new ParsedOnRead(this.kind, canonical, this.text, this.source, this.parse);
+    copy.value = this.value;
+    copy.done = this.done;
+    return copy;
+  }
 }
 
 /**
@@ -187,23 +203,19 @@ function withoutBoundary<T extends string | Uint8Array>(
 function canonicalForm(byteText: string, maxBytes: number): CanonicalBody {
   checkSize(byteText.length, maxBytes);
   const pairs = sortPairs(formPairs(byteText));
-  return lazyParsed(
-    {
-      kind: 'form',
-      canonical: joinPairs(pairs),
-      text: Buffer.from(byteText, 'latin1').toString('utf8'),
-      source: byteText,
-    },
-    () => {
-      const parsed: Record<string, string[]> = {};
-      for (const [name, value] of pairs) {
-        const decoded = decodeComponent(name);
-        parsed[decoded] ??= [];
-        parsed[decoded].push(decodeComponent(value));
-      }
-      return parsed;
-    },
-  );
+  const text = Buffer.from(byteText, 'latin1').toString('utf8');
+  return new ParsedOnRead('form', joinPairs(pairs), text, byteText, parseForm);
+}
+
+/** A form body as a record of arrays, names and values read as UTF-8. */
+function parseForm(byteText: string): Record<string, string[]> {
+  const parsed: Record<string, string[]> = {};
+  for (const [name, value] of sortPairs(formPairs(byteText))) {
+    const decoded = decodeComponent(name);
+    parsed[decoded] ??= [];
+    parsed[decoded].push(decodeComponent(value));
+  }
+  return parsed;
 }
 
 function stringifyValue(value: unknown): string {
@@ -237,11 +249,11 @@ export function canonicalJson(value: unknown): string {
 export function canonicalWithout(body: CanonicalBody, paths: readonly string[]): CanonicalBody {
   if (body.kind === 'json') {
     const scan = scanJson(body.source!, { omit: paths });
-    return scan.ok ? { ...body, canonical: scan.canonical } : body;
+    return scan.ok ? withCanonical(body, scan.canonical) : body;
   }
   if (body.kind === 'form') {
     const names = new Set(paths.map((path) => formPairs(bytesAsText(path))[0]?.[0]));
-    return { ...body, canonical: joinPairs(formPairsOf(body).filter(([name]) => !names.has(name))) };
+    return withCanonical(body, joinPairs(formPairsOf(body).filter(([name]) => !names.has(name))));
   }
   return body;
 }
@@ -288,6 +300,11 @@ export function withBodyField(body: CanonicalBody, field: string, value: string)
   const open = source.indexOf('{');
   const empty = /^\s*\}/.test(source.slice(open + 1));
   return `${source.slice(0, open + 1)}${JSON.stringify(field)}:${quoted}${empty ? '' : ','}${source.slice(open + 1)}`;
+}
+
+function withCanonical(body: CanonicalBody, canonical: string): CanonicalBody {
+  // A spread would evaluate (and drop) a ParsedOnRead's getter: copy through the class instead.
+  return body instanceof ParsedOnRead ? body.withCanonical(canonical) : { ...body, canonical };
 }
 
 function formPairsOf(body: CanonicalBody): Pair[] {

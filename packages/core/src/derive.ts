@@ -144,13 +144,25 @@ function requestView(
   headers: Record<string, string | undefined>,
   body: CanonicalBody | undefined,
 ): RequestView {
-  return {
-    method,
-    url,
-    headers,
-    get json() {
-      return body?.parsed;
-    },
-    bodyText: body?.text,
-  };
+  return new View(method, url, headers, body);
+}
+
+// A class, so the `json` getter is one function on the prototype, not a closure per request.
+class View implements RequestView {
+  readonly bodyText: string | undefined;
+  // Private: a hook that logs or spreads the view sees the request, not oncely's internals.
+  readonly #body: CanonicalBody | undefined;
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly headers: Record<string, string | undefined>,
+    body: CanonicalBody | undefined,
+  ) {
+    this.bodyText = body?.text;
+    this.#body = body;
+  }
+
+  get json(): unknown {
+    return this.#body?.parsed;
+  }
 }
