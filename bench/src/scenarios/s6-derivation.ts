@@ -94,7 +94,7 @@ export async function derivation(ctx: Context): Promise<Section[]> {
   });
   s.notes.push(
     `keyFor = the whole derivation a write pays (target normalisation, headers, canonical JSON, SHA-256 of ` +
-      `key and fingerprint); canonicalBody = the JSON parse + sorted re-serialisation alone. Median of ~2 ms ` +
+      `key and fingerprint); canonicalBody = the one-pass lossless canonical scan alone (canonical-json.ts). Median of ~2 ms ` +
       `batches, ${budget} ms per size; MB/s from the median. **1 KiB: ${fmtNum(oneKiB, 2)} µs** (median; target ≤ 10 µs).`,
   );
   s.targets.push({
@@ -142,7 +142,7 @@ export async function derivation(ctx: Context): Promise<Section[]> {
       'idem.keyFor (whole derivation)',
       () => idem.keyFor({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body: text }),
     ],
-    ['canonicalBody (parse + sorted stringify)', () => canonicalBody(text, 'application/json', 8 << 20)],
+    ['canonicalBody (one-pass lossless scan)', () => canonicalBody(text, 'application/json', 8 << 20)],
     ['  JSON.parse alone', () => JSON.parse(text)],
     ['  JSON.stringify of the parsed value (unsorted)', () => JSON.stringify(parsed)],
     ['normaliseTarget (the same URL again)', () => normaliseTarget(url)],
