@@ -56,14 +56,12 @@ function mediaType(contentType: string): string {
   return contentType.split(';', 1)[0]!.trim().toLowerCase();
 }
 
-export function isJsonType(contentType: string | undefined): boolean {
-  if (!contentType) return false;
+/** Which canonical form a content type selects: one parse of the header per body. */
+function bodyType(contentType: string | undefined): 'json' | 'form' | 'other' {
+  if (!contentType) return 'other';
   const type = mediaType(contentType);
-  return JSON_TYPES.has(type) || type.endsWith('+json');
-}
-
-export function isFormType(contentType: string | undefined): boolean {
-  return !!contentType && mediaType(contentType) === 'application/x-www-form-urlencoded';
+  if (JSON_TYPES.has(type) || type.endsWith('+json')) return 'json';
+  return type === 'application/x-www-form-urlencoded' ? 'form' : 'other';
 }
 
 /** True for bodies that can be read once only (streams, iterables, Blob, FormData). */
@@ -98,18 +96,19 @@ export function canonicalBody(
     );
   }
   if (body instanceof URLSearchParams) return canonicalForm(body.toString(), maxBytes);
+  const type = bodyType(contentType);
   if (typeof body === 'string') {
     checkSize(body.length, maxBytes); // cheap lower bound first; exact for ASCII
-    if (isFormType(contentType)) return canonicalForm(bytesAsText(body), maxBytes);
-    if (isJsonType(contentType)) return canonicalJsonText(body);
+    if (type === 'form') return canonicalForm(bytesAsText(body), maxBytes);
+    if (type === 'json') return canonicalJsonText(body);
     return { kind: 'bytes', canonical: withoutBoundary(body, contentType), parsed: undefined, text: body };
   }
   if (body instanceof Uint8Array || body instanceof ArrayBuffer) {
     const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
     checkSize(bytes.byteLength, maxBytes);
-    if (isFormType(contentType)) return canonicalForm(bytesAsText(bytes), maxBytes);
+    if (type === 'form') return canonicalForm(bytesAsText(bytes), maxBytes);
     // Bytes that are not UTF-8 would decode to U+FFFD and read alike: they stay bytes.
-    if (isJsonType(contentType) && isUtf8(bytes)) {
+    if (type === 'json' && isUtf8(bytes)) {
       return canonicalJsonText(
         Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
       );

@@ -5,24 +5,43 @@ import { hash } from 'node:crypto';
  * byte length, so `['a', 'bc']` and `['ab', 'c']` never hash alike.
  */
 export function hashParts(parts: ReadonlyArray<string | Uint8Array>): string {
-  // One string and one one-shot hash: each `update` of a streaming hash crosses into C++, and
+  // One input and one one-shot hash: each `update` of a streaming hash crosses into C++, and
   // that crossing, not SHA-256 itself, was most of the cost for key-sized inputs.
-  let text = '';
-  let bytes: Buffer[] | undefined;
+  if (parts.every((part) => typeof part === 'string')) return hash('sha256', encodeParts(parts), 'hex');
+  const chunks: Buffer[] = [];
   for (const part of parts) {
-    if (typeof part === 'string') {
-      text += `${Buffer.byteLength(part)}:${part}`;
-      continue;
-    }
-    bytes ??= [];
-    bytes.push(
-      Buffer.from(text),
-      Buffer.from(`${part.byteLength}:`),
-      Buffer.from(part.buffer, part.byteOffset, part.byteLength),
-    );
-    text = '';
+    const bytes =
+      typeof part === 'string'
+        ? Buffer.from(part)
+        : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+    chunks.push(Buffer.from(`${bytes.byteLength}:`), bytes);
   }
-  if (!bytes) return hash('sha256', text, 'hex');
-  bytes.push(Buffer.from(text));
-  return hash('sha256', Buffer.concat(bytes), 'hex');
+  return hash('sha256', Buffer.concat(chunks), 'hex');
 }
+
+/** The length-prefixed encoding `hashParts` hashes, for string parts. */
+export function encodeParts(parts: readonly string[]): string {
+  let text = '';
+  for (const part of parts) text += `${Buffer.byteLength(part)}:${part}`;
+  return text;
+}
+
+/**
+ * `hashParts` of string parts, remembered for the last few hundred distinct inputs. For scopes:
+ * one process sends under a handful of credentials, so the same hash is computed on every write.
+ * The inputs (which hold credentials) stay in this process's memory, where the request headers
+ * already are; they never reach a store.
+ */
+export function hashPartsRemembered(parts: readonly string[]): string {
+  const text = encodeParts(parts);
+  let hex = remembered.get(text);
+  if (hex === undefined) {
+    if (remembered.size >= REMEMBERED_MAX) remembered.clear();
+    hex = hash('sha256', text, 'hex');
+    remembered.set(text, hex);
+  }
+  return hex;
+}
+
+const REMEMBERED_MAX = 256;
+const remembered = new Map<string, string>();

@@ -1,5 +1,5 @@
 import { KeyDerivationError } from './errors.js';
-import { hashParts } from './hash.js';
+import { hashParts, hashPartsRemembered } from './hash.js';
 import type { RequestView } from './types.js';
 
 /**
@@ -94,7 +94,7 @@ export function scopeOf(view: RequestView, userinfo: string | undefined, config:
     material.push(name, stableIdentity(name, headers[name]!, rfc9421));
   }
   if (userinfo !== undefined) material.push('url-userinfo', userinfo);
-  return hashParts(material);
+  return hashPartsRemembered(material);
 }
 
 function roleOf(name: string, config: ScopeConfig): Role {
