@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, type IdempotencyStore, RecordNotFoundError } from '@oncely/core';
+import { ConfigError, type IdempotencyStore, RecordChangedError, RecordNotFoundError } from '@oncely/core';
 import { type Command, type OptionSpecs, stringOption, type Values } from './command.js';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
@@ -96,6 +96,8 @@ export async function main(argv: string[], options: MainOptions): Promise<number
 export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof CliError) return error.exitCode;
   if (error instanceof RecordNotFoundError) return ExitCode.NotFound;
+  // Lost a compare-and-set: the engine or another operator changed the record first.
+  if (error instanceof RecordChangedError) return ExitCode.Refused;
   if (isStoreDown(error)) return ExitCode.StoreUnavailable;
   if (error instanceof ConfigError) return ExitCode.Usage;
   return ExitCode.Internal;

@@ -76,7 +76,7 @@ describe('the oncely bin (child process, built dist)', { timeout: 120_000 }, () 
     ).toEqual([key]);
     expect(listed.stderr).toContain('1 matching record(s), 1 scanned.');
 
-    const before = await f.store.get(key);
+    const before = await f.stored(key);
     const bad = f.file('bad.json', '{"status": 201, "body": ');
     const refused = await oncely([
       'resolve',
@@ -93,7 +93,7 @@ describe('the oncely bin (child process, built dist)', { timeout: 120_000 }, () 
     ]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`oncely resolve: malformed response file ${bad}: not valid JSON`);
-    expect(await f.store.get(key)).toEqual(before);
+    expect(await f.stored(key)).toEqual(before);
 
     const good = f.file('good.json', '{"status": 201, "body": {"id": "ch_bin"}}');
     const resolved = await oncely([

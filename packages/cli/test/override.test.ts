@@ -85,12 +85,12 @@ describe('oncely override', () => {
       [['--reason', '', '--reviewer', 'alice'], /--reason must not be empty/],
       [['--reason'], /Option '--reason <value>' argument missing/],
     ])('%j: exit 1', async (args, message) => {
-      const before = await f.store.get(key);
+      const before = await f.stored(key);
       const { code, stdout, stderr } = await f.run(['override', key, ...args]);
       expect(code).toBe(1);
       expect(stdout).toBe('');
       expect(stderr).toMatch(message);
-      expect(await f.store.get(key)).toEqual(before);
+      expect(await f.stored(key)).toEqual(before);
     });
 
     it('no key: exit 1', async () => {

@@ -158,12 +158,12 @@ describe('oncely resolve --as absent', () => {
 describe('refused without --force: exit 4, nothing changed', () => {
   it('an in-flight record whose owner holds the lease', async () => {
     const key = await inFlightRecord(f);
-    const before = await f.store.get(key);
+    const before = await f.stored(key);
     const { code, stdout, stderr } = await f.run(['resolve', key, '--as', 'absent', ...who]);
     expect(code).toBe(4);
     expect(stdout).toBe('');
     expect(stderr).toMatch(/refused: .* is in flight: its owner holds the lease for \S+ more/);
-    expect(await f.store.get(key)).toEqual(before);
+    expect(await f.stored(key)).toEqual(before);
 
     const forced = await f.run([
       'resolve',
@@ -181,7 +181,7 @@ describe('refused without --force: exit 4, nothing changed', () => {
 
   it('a completed record', async () => {
     const key = await completedRecord(f, nextBody());
-    const before = await f.store.get(key);
+    const before = await f.stored(key);
     const { code, stderr } = await f.run([
       'resolve',
       key,
@@ -193,7 +193,7 @@ describe('refused without --force: exit 4, nothing changed', () => {
     ]);
     expect(code).toBe(4);
     expect(stderr).toContain('is already completed (HTTP 201): resolving would replace the recorded outcome');
-    expect(await f.store.get(key)).toEqual(before);
+    expect(await f.stored(key)).toEqual(before);
 
     const forced = await f.run(['resolve', key, '--as', 'absent', '--force', ...who]);
     expect(forced.code).toBe(0);
@@ -280,13 +280,13 @@ describe('bad input: a clear message, non-zero exit, the record unchanged', () =
   }
 
   it.each(cases)('%s', async (_name, args, message) => {
-    const before = await f.store.get(key);
+    const before = await f.stored(key);
     const { code, stdout, stderr } = await f.run(['resolve', key, ...args()]);
     expect(code).toBe(1);
     expect(stdout).toBe('');
     expect(stderr).toMatch(message);
     expect(stderr).toContain('usage: oncely resolve');
-    expect(await f.store.get(key)).toEqual(before);
+    expect(await f.stored(key)).toEqual(before);
   });
 
   it('an unknown key: exit 2, nothing created', async () => {

@@ -30,6 +30,8 @@ export interface Fixture {
   prefix: string;
   /** `oncely …` in process against this store: exit code and what it wrote. */
   run(argv: string[], now?: () => number): Promise<RunResult>;
+  /** The stored record as data, without the read-time `observedAt` (for "nothing changed" checks). */
+  stored(key: string): Promise<Omit<IdempotencyRecord, 'observedAt'> | undefined>;
   /** A temp file (removed in `close`). */
   file(name: string, content: string): string;
   close(): Promise<void>;
@@ -57,6 +59,11 @@ export async function fixture(name: string, namespace = NAMESPACE): Promise<Fixt
       const err = collector();
       const code = await main(argv, { stdout: out, stderr: err, openStore: useStore(store, now) });
       return { code, stdout: out.text, stderr: err.text };
+    },
+    async stored(key) {
+      const record = await store.get(key);
+      if (record) delete record.observedAt;
+      return record;
     },
     file(fileName, content) {
       const path = join(dir, fileName);

@@ -265,6 +265,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     const taken = await storeCall('takeOver', key, () =>
       store.takeOver(key, {
         expectedToken: record.fencingToken,
+        expectedStatus: record.status,
         owner: op.owner,
         leaseMs: op.plan.leaseMs,
         ttlMs: op.plan.ttlMs,
@@ -345,6 +346,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     const taken = await storeCall('takeOver', key, () =>
       store.takeOver(key, {
         expectedToken: record.fencingToken,
+        expectedStatus: record.status,
         owner: op.owner,
         leaseMs: op.plan.leaseMs,
         ttlMs: op.plan.ttlMs,

@@ -9,6 +9,7 @@ export const ErrorCode = {
   Config: 'ONCELY_CONFIG',
   ReplayUnavailable: 'ONCELY_REPLAY_UNAVAILABLE',
   RecordNotFound: 'ONCELY_RECORD_NOT_FOUND',
+  RecordChanged: 'ONCELY_RECORD_CHANGED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -135,4 +136,20 @@ function short(key: string): string {
 function describe(cause: unknown): string {
   if (cause instanceof Error) return cause.message || cause.name;
   return String(cause);
+}
+
+/** An operator's change found the record changed since it was read (compare-and-set). Nothing was changed. */
+export class RecordChangedError extends IdempotencyError {
+  readonly token: number;
+  readonly status: string;
+  constructor(key: string, token: number, status: string) {
+    super(
+      ErrorCode.RecordChanged,
+      `The record ${key} changed since it was read (it is now ${status} with token ${token}): someone else ` +
+        '(the engine or another operator) acted on it first. Nothing was changed. Inspect it again and decide anew.',
+      { key },
+    );
+    this.token = token;
+    this.status = status;
+  }
 }

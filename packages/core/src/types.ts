@@ -148,6 +148,17 @@ export interface IdempotencyRecord {
   /** A single-use override granted by an operator, consumed by the next different payload. */
   overrideGrant?: Override | undefined;
   audit: AuditEntry[];
+  /**
+   * The store's clock (ms since epoch) when this copy was read; never stored. Lease decisions
+   * compare `leaseUntil` with it, not with the caller's clock, which may be seconds off.
+   */
+  observedAt?: number | undefined;
+}
+
+/** The record as an operator (or the engine) last saw it: a compare-and-set writes only if it is unchanged. */
+export interface ExpectedRecord {
+  token: number;
+  status: RecordStatus;
 }
 
 export interface ReserveInput {
@@ -170,6 +181,11 @@ export type ReserveResult =
 export interface TakeOverInput {
   /** The fencing token of the record as the caller last saw it: exactly one contender wins. */
   expectedToken: number;
+  /**
+   * The status the caller saw. A record that moved on since (an expired lease whose owner then
+   * completed, with the same token) is not taken: the caller looks again and replays.
+   */
+  expectedStatus: RecordStatus;
   owner: string;
   leaseMs: number;
   ttlMs: number;
@@ -220,7 +236,10 @@ export interface IdempotencyStore {
   extend(key: string, token: number, leaseMs: number): Promise<number>;
   /** `in_flight` → `unknown` and drop the lease, only for the current token. */
   markUnknown(key: string, token: number, cause: string, ttlMs: number): Promise<void>;
-  /** Take an expired-lease, `unknown` or (override) `completed` record: exactly one caller with `expectedToken` wins. */
+  /**
+   * Take an expired-lease, `unknown` or (override) `completed` record: exactly one caller with
+   * `expectedToken` and `expectedStatus` wins.
+   */
   takeOver(key: string, input: TakeOverInput): Promise<TakeOverResult>;
   get(key: string): Promise<IdempotencyRecord | undefined>;
   /**
@@ -229,10 +248,23 @@ export interface IdempotencyStore {
    */
   waitFor(key: string, timeoutMs: number, signal?: AbortSignal): Promise<IdempotencyRecord | undefined>;
   list(filter?: ListFilter): AsyncIterable<IdempotencyRecord>;
-  /** Operator: record the outcome checked by hand (`completed`) or free the key (`absent`). */
-  resolve(key: string, resolution: Resolution, audit: AuditEntry): Promise<IdempotencyRecord | undefined>;
-  /** Operator: grant one different payload the right to reuse this key. */
-  grantOverride(key: string, grant: Override, audit: AuditEntry): Promise<IdempotencyRecord>;
+  /**
+   * Operator: record the outcome checked by hand (`completed`) or free the key (`absent`), only
+   * if the record still has the `expected` token and status (else `RecordChangedError`).
+   */
+  resolve(
+    key: string,
+    resolution: Resolution,
+    audit: AuditEntry,
+    expected: ExpectedRecord,
+  ): Promise<IdempotencyRecord | undefined>;
+  /** Operator: grant one different payload the right to reuse this key, if the record is as `expected`. */
+  grantOverride(
+    key: string,
+    grant: Override,
+    audit: AuditEntry,
+    expected: ExpectedRecord,
+  ): Promise<IdempotencyRecord>;
   /** Delete expired records (stores without native expiry); returns how many. */
   purgeExpired(): Promise<number>;
   /** Called with records that expired while `unknown` (their outcome was never decided). */

@@ -314,6 +314,7 @@ describe('conflict table', () => {
       first.key!,
       { reason: 'fix', reviewer: 'bob' },
       { at: Date.now(), action: 'override-granted' },
+      { token: (await store.get(first.key!))!.fencingToken, status: 'completed' },
     );
     await idem.execute(charge({ amount: 2 }), send, { key: 'o' });
     expect(send).toHaveBeenCalledTimes(2);
@@ -584,6 +585,7 @@ describe('reconcile hooks hold the lease', () => {
           ttlMs: 60_000,
         },
         { at: Date.now(), action: 'resolved-completed', reason: 'checked', reviewer: 'alice' },
+        { token, status: 'in_flight' },
       );
       return store.extend(k, token, 1000);
     });

@@ -24,6 +24,13 @@ const NUMBER_FIELDS = [
 ] as const;
 const STRING_FIELDS = ['key', 'scope', 'fingerprint', 'method', 'target'] as const;
 
+/** The record of a reply (fields after outcome and clock), stamped with the clock Redis read it at. */
+export function recordOf(reply: Reply, response?: StoredResponse): IdempotencyRecord {
+  const record = recordFrom(reply.rest, response);
+  record.observedAt = reply.now;
+  return record;
+}
+
 /** Rebuilds a record from the flat `field, value, …` list of its hash. */
 export function recordFrom(fields: string[], response?: StoredResponse): IdempotencyRecord {
   const hash = new Map<string, string>();

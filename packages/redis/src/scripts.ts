@@ -174,26 +174,29 @@ return {'ok', num(now)}
 
 /**
  * KEYS: rec seq marker.
- * ARGV: expectedToken owner leaseMs ttlMs fingerprint providerKey bumpRevision consumeGrant auditJson graceMs
+ * ARGV: expectedToken expectedStatus owner leaseMs ttlMs fingerprint providerKey bumpRevision consumeGrant
+ *       auditJson graceMs
+ * Refused unless the record still has the token and the status the caller saw: an owner that
+ * completed after its lease expired keeps its token, so the token alone would not tell.
  */
 const takeOver = `
 local now, now_us = clock()
 if not live(KEYS[1], now) then return {'gone', num(now)} end
 local f = redis.call('HMGET', KEYS[1], 'status', 'fencingToken', 'leaseUntil')
 local takeable = f[1] ~= 'in_flight' or (tonumber(f[3]) or 0) <= now
-if f[2] ~= ARGV[1] or not takeable then return reply('refused', now, KEYS[1]) end
-local expires = now + tonumber(ARGV[4])
+if f[2] ~= ARGV[1] or f[1] ~= ARGV[2] or not takeable then return reply('refused', now, KEYS[1]) end
+local expires = now + tonumber(ARGV[5])
 local token = next_token(KEYS[2], now_us, expires)
-redis.call('HSET', KEYS[1], 'status', 'in_flight', 'fencingToken', num(token), 'leaseOwner', ARGV[2],
-  'leaseUntil', num(now + tonumber(ARGV[3])), 'expiresAt', num(expires), 'updatedAt', num(now))
+redis.call('HSET', KEYS[1], 'status', 'in_flight', 'fencingToken', num(token), 'leaseOwner', ARGV[3],
+  'leaseUntil', num(now + tonumber(ARGV[4])), 'expiresAt', num(expires), 'updatedAt', num(now))
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'fingerprint', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'providerKey', ARGV[6]) end
-if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[1], 'revision', 1) end
-if ARGV[8] == '1' then redis.call('HDEL', KEYS[1], 'overrideGrant') end
-push_audit(KEYS[1], '{"token":' .. num(token) .. ',' .. string.sub(ARGV[9], 2))
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'fingerprint', ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'providerKey', ARGV[7]) end
+if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'revision', 1) end
+if ARGV[9] == '1' then redis.call('HDEL', KEYS[1], 'overrideGrant') end
+push_audit(KEYS[1], '{"token":' .. num(token) .. ',' .. string.sub(ARGV[10], 2))
 redis.call('PEXPIREAT', KEYS[1], num(expires))
-mark(KEYS[3], KEYS[1], expires, ARGV[10])
+mark(KEYS[3], KEYS[1], expires, ARGV[11])
 return reply('won', now, KEYS[1])
 `;
 
@@ -204,10 +207,15 @@ if not live(KEYS[1], now) then return {'gone', num(now)} end
 return reply('ok', now, KEYS[1])
 `;
 
-/** KEYS: rec seq marker. ARGV: as(completed|absent) responseJson ttlMs auditJson channel */
+/**
+ * KEYS: rec seq marker. ARGV: as(completed|absent) responseJson ttlMs auditJson channel expectedToken expectedStatus
+ * A compare-and-set: only the record the operator inspected (same token and status) is changed.
+ */
 const resolve = `
 local now, now_us = clock()
 if not live(KEYS[1], now) then return {'gone', num(now)} end
+local seen = redis.call('HMGET', KEYS[1], 'status', 'fencingToken')
+if seen[2] ~= ARGV[6] or seen[1] ~= ARGV[7] then return {'changed', num(now), seen[1], seen[2]} end
 if ARGV[1] == 'absent' then
   redis.call('DEL', KEYS[1], KEYS[3])
   redis.call('PUBLISH', ARGV[5], 'resolved')
@@ -224,10 +232,12 @@ redis.call('PUBLISH', ARGV[5], 'resolved')
 return reply('ok', now, KEYS[1])
 `;
 
-/** KEYS: rec. ARGV: grantJson auditJson */
+/** KEYS: rec. ARGV: grantJson auditJson expectedToken expectedStatus (a compare-and-set, as resolve) */
 const grantOverride = `
 local now = clock()
 if not live(KEYS[1], now) then return {'gone', num(now)} end
+local seen = redis.call('HMGET', KEYS[1], 'status', 'fencingToken')
+if seen[2] ~= ARGV[3] or seen[1] ~= ARGV[4] then return {'changed', num(now), seen[1], seen[2]} end
 redis.call('HSET', KEYS[1], 'overrideGrant', ARGV[1], 'updatedAt', num(now))
 push_audit(KEYS[1], ARGV[2])
 return reply('ok', now, KEYS[1])

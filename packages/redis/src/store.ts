@@ -1,11 +1,13 @@
 import {
   type AuditEntry,
   type CompleteInput,
+  type ExpectedRecord,
   type IdempotencyRecord,
   type IdempotencyStore,
   LeaseLostError,
   type ListFilter,
   type Override,
+  RecordChangedError,
   RecordNotFoundError,
   type ReserveInput,
   type ReserveResult,
@@ -19,7 +21,7 @@ import { Holds } from './holds.js';
 import { type KeySet, keysFor } from './keys.js';
 import { LeaseHeldError, type LeaseLock, type LeaseLocks, redlockLeases } from './lease.js';
 import { type RedisStoreOptions, resolveOptions } from './options.js';
-import { auditJson, parseReply, type Reply, recordFrom } from './record.js';
+import { auditJson, parseReply, type Reply, recordFrom, recordOf } from './record.js';
 import { scanRecords, sweepMarkers } from './scan.js';
 import type { ScriptName } from './scripts.js';
 import { Doorbell, Wakeups } from './wakeups.js';
@@ -83,6 +85,12 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     return hold?.owner ?? '';
   }
 
+  /** An operator's compare-and-set: the record is gone, or changed since it was read. */
+  function unchangedOr(reply: Reply, key: string): void {
+    if (reply.outcome === 'gone') throw new RecordNotFoundError(key);
+    if (reply.outcome === 'changed') throw new RecordChangedError(key, Number(reply.rest[1]), reply.rest[0]!);
+  }
+
   function lostIf(reply: Reply, key: string, token: number): void {
     if (reply.outcome !== 'lost') return;
     void unlock(holds.take(key, token)?.lock);
@@ -139,7 +147,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   async function read(key: string): Promise<{ record: IdempotencyRecord | undefined; now: number }> {
     const reply = await call('read', 'get', key, [keys(key).record], []);
-    return { record: reply.outcome === 'ok' ? recordFrom(reply.rest) : undefined, now: reply.now };
+    return { record: reply.outcome === 'ok' ? recordOf(reply) : undefined, now: reply.now };
   }
 
   function publishExpired(record: IdempotencyRecord): void {
@@ -176,7 +184,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         );
       };
       const reply = await call('reserve', 'reserve', input.key, [...owned(k), k.gone], args, giveBack);
-      const record = recordFrom(reply.rest);
+      const record = recordOf(reply);
       if (reply.outcome !== 'acquired') return { acquired: false, record };
       await grant(record, input.owner, input.leaseMs, input.ttlMs);
       return { acquired: true, record };
@@ -197,7 +205,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const reply = await call('complete', 'complete', key, owned(k), args);
       lostIf(reply, key, token);
       void unlock(holds.take(key, token)?.lock);
-      return recordFrom(reply.rest, input.response);
+      return recordOf(reply, input.response);
     },
 
     async release(key: string, token: number): Promise<void> {
@@ -236,6 +244,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     async takeOver(key: string, input: TakeOverInput): Promise<TakeOverResult> {
       const args = [
         input.expectedToken,
+        input.expectedStatus,
         input.owner,
         input.leaseMs,
         input.ttlMs,
@@ -248,7 +257,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       ];
       const reply = await call('takeOver', 'takeOver', key, owned(keys(key)), args);
       if (reply.outcome === 'gone') return { won: false, record: undefined };
-      const record = recordFrom(reply.rest);
+      const record = recordOf(reply);
       if (reply.outcome !== 'won') return { won: false, record };
       await grant(record, input.owner, input.leaseMs, input.ttlMs);
       return { won: true, record };
@@ -290,22 +299,37 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       key: string,
       resolution: Resolution,
       audit: AuditEntry,
+      expected: ExpectedRecord,
     ): Promise<IdempotencyRecord | undefined> {
       const k = keys(key);
       const args =
         resolution.as === 'absent'
           ? ['absent', '', 0, auditJson(audit), k.channel]
           : ['completed', JSON.stringify(resolution.response), resolution.ttlMs, auditJson(audit), k.channel];
-      const reply = await call('resolve', 'resolve', key, owned(k), args);
-      if (reply.outcome === 'gone') throw new RecordNotFoundError(key);
-      return reply.outcome === 'deleted' ? undefined : recordFrom(reply.rest);
+      const reply = await call('resolve', 'resolve', key, owned(k), [
+        ...args,
+        expected.token,
+        expected.status,
+      ]);
+      unchangedOr(reply, key);
+      return reply.outcome === 'deleted' ? undefined : recordOf(reply);
     },
 
-    async grantOverride(key: string, grant: Override, audit: AuditEntry): Promise<IdempotencyRecord> {
-      const args = [JSON.stringify({ reason: grant.reason, reviewer: grant.reviewer }), auditJson(audit)];
+    async grantOverride(
+      key: string,
+      grant: Override,
+      audit: AuditEntry,
+      expected: ExpectedRecord,
+    ): Promise<IdempotencyRecord> {
+      const args = [
+        JSON.stringify({ reason: grant.reason, reviewer: grant.reviewer }),
+        auditJson(audit),
+        expected.token,
+        expected.status,
+      ];
       const reply = await call('grantOverride', 'grantOverride', key, [keys(key).record], args);
-      if (reply.outcome === 'gone') throw new RecordNotFoundError(key);
-      return recordFrom(reply.rest);
+      unchangedOr(reply, key);
+      return recordOf(reply);
     },
 
     /** Records expire in Redis by themselves; this reports undecided ones that expired and returns how many. */

@@ -57,6 +57,7 @@ describe('fencing with a real lease expiry', () => {
     expect(expired?.leaseUntil).toBeLessThanOrEqual(Date.now());
     const taken = await store.takeOver(key, {
       expectedToken: before.fencingToken,
+      expectedStatus: 'in_flight',
       owner: 'new-owner',
       leaseMs: 30_000,
       ttlMs: 60_000,
@@ -135,8 +136,8 @@ function bind(store: IdempotencyStore): IdempotencyStore {
     get: (k) => store.get(k),
     waitFor: (k, t, s) => store.waitFor(k, t, s),
     list: (f) => store.list(f),
-    resolve: (k, r, a) => store.resolve(k, r, a),
-    grantOverride: (k, g, a) => store.grantOverride(k, g, a),
+    resolve: (k, r, a, e) => store.resolve(k, r, a, e),
+    grantOverride: (k, g, a, e) => store.grantOverride(k, g, a, e),
     purgeExpired: () => store.purgeExpired(),
   };
 }

@@ -4,6 +4,7 @@ import type { CommandContext } from '../context.js';
 import { writing } from '../errors.js';
 import { statusOf } from '../format.js';
 import { auditLine, getRecord } from './inspect.js';
+import { expectedOf } from './resolve.js';
 
 export interface OverrideInput {
   key: string;
@@ -25,7 +26,9 @@ export async function override(input: OverrideInput, ctx: CommandContext): Promi
     reviewer: input.reviewer,
   };
   const grant = { reason: input.reason, reviewer: input.reviewer };
-  const after = await writing(input.key, () => ctx.store.grantOverride(input.key, grant, audit));
+  const after = await writing(input.key, () =>
+    ctx.store.grantOverride(input.key, grant, audit, expectedOf(record)),
+  );
   if (record.overrideGrant) {
     ctx.stderr.write(
       `note: this replaces the unused grant by ${JSON.stringify(record.overrideGrant.reviewer)} ` +

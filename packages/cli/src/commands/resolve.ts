@@ -44,7 +44,9 @@ export async function resolve(input: ResolveInput, ctx: CommandContext): Promise
         };
   if (input.as === 'completed') {
     const resolution = { as: 'completed' as const, response: input.response, ttlMs: input.ttlMs };
-    const after = await writing(input.key, () => ctx.store.resolve(input.key, resolution, audit));
+    const after = await writing(input.key, () =>
+      ctx.store.resolve(input.key, resolution, audit, expectedOf(record)),
+    );
     const expires = after ? ` until ${formatTime(after.expiresAt, ctx.now())}` : '';
     ctx.stdout.write(
       `Resolved ${input.key} as completed (HTTP ${input.response.status}, ${bodyBytes(input.response.body ?? '')} bytes): ` +
@@ -52,7 +54,7 @@ export async function resolve(input: ResolveInput, ctx: CommandContext): Promise
     );
     ctx.stdout.write(`audit: ${auditLine(audit)}\n`);
   } else {
-    await writing(input.key, () => ctx.store.resolve(input.key, { as: 'absent' }, audit));
+    await writing(input.key, () => ctx.store.resolve(input.key, { as: 'absent' }, audit, expectedOf(record)));
     ctx.stdout.write(
       `Resolved ${input.key} as absent: the record is deleted and the key is free; the next request sends anew.\n`,
     );
@@ -60,6 +62,14 @@ export async function resolve(input: ResolveInput, ctx: CommandContext): Promise
       `audit (not kept in the store: the record is gone; keep it in your incident notes): ${auditLine(audit)}\n`,
     );
   }
+}
+
+/**
+ * The record as inspected: the store changes it only if nothing (an engine takeover, a completion,
+ * another operator) touched it since; else RecordChangedError, exit 4.
+ */
+export function expectedOf(record: IdempotencyRecord) {
+  return { token: record.fencingToken, status: record.status };
 }
 
 function refuseUnlessForced(record: IdempotencyRecord, now: number, force: boolean): void {

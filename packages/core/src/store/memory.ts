@@ -1,8 +1,9 @@
 import { type Duration, toMs } from '../duration.js';
-import { LeaseLostError, RecordNotFoundError } from '../errors.js';
+import { LeaseLostError, RecordChangedError, RecordNotFoundError } from '../errors.js';
 import type {
   AuditEntry,
   CompleteInput,
+  ExpectedRecord,
   IdempotencyRecord,
   IdempotencyStore,
   ListFilter,
@@ -83,6 +84,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         key,
         record ? `the record now has token ${record.fencingToken}` : 'the record is gone',
       );
+    }
+    return record;
+  }
+
+  /** The record if it still has the token and status the operator saw; else why not, as an error. */
+  function unchanged(key: string, expected: ExpectedRecord): IdempotencyRecord {
+    const record = live(key);
+    if (!record) throw new RecordNotFoundError(key);
+    if (record.fencingToken !== expected.token || record.status !== expected.status) {
+      throw new RecordChangedError(key, record.fencingToken, record.status);
     }
     return record;
   }
@@ -175,8 +186,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const record = live(key, now);
       if (!record) return { won: false, record: undefined };
       const takeable = record.status !== 'in_flight' || (record.leaseUntil ?? 0) <= now;
-      if (record.fencingToken !== input.expectedToken || !takeable)
-        return { won: false, record: clone(record) };
+      const expected = record.fencingToken === input.expectedToken && record.status === input.expectedStatus;
+      if (!expected || !takeable) return { won: false, record: clone(record) };
       record.status = 'in_flight';
       record.fencingToken = ++tokens;
       record.leaseOwner = input.owner;
@@ -241,9 +252,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       key: string,
       resolution: Resolution,
       audit: AuditEntry,
+      expected: ExpectedRecord,
     ): Promise<IdempotencyRecord | undefined> {
-      const record = live(key);
-      if (!record) throw new RecordNotFoundError(key);
+      const record = unchanged(key, expected);
       if (resolution.as === 'absent') {
         records.delete(key);
         notify(key);
@@ -260,9 +271,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return clone(record);
     },
 
-    async grantOverride(key: string, grant: Override, audit: AuditEntry): Promise<IdempotencyRecord> {
-      const record = live(key);
-      if (!record) throw new RecordNotFoundError(key);
+    async grantOverride(
+      key: string,
+      grant: Override,
+      audit: AuditEntry,
+      expected: ExpectedRecord,
+    ): Promise<IdempotencyRecord> {
+      const record = unchanged(key, expected);
       record.overrideGrant = { reason: grant.reason, reviewer: grant.reviewer };
       touch(record, audit);
       return clone(record);
@@ -285,7 +300,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
  * so a field-by-field copy does what structuredClone does, several times faster (the hot path).
  */
 function clone(record: IdempotencyRecord): IdempotencyRecord {
-  const copy: IdempotencyRecord = { ...record, audit: record.audit.map((entry) => ({ ...entry })) };
+  const copy: IdempotencyRecord = {
+    ...record,
+    audit: record.audit.map((entry) => ({ ...entry })),
+    observedAt: Date.now(),
+  };
   if (record.response) copy.response = copyResponse(record.response);
   if (record.overrideGrant) copy.overrideGrant = { ...record.overrideGrant };
   return copy;

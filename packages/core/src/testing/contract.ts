@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LeaseLostError, RecordNotFoundError } from '../errors.js';
+import { LeaseLostError, RecordChangedError, RecordNotFoundError } from '../errors.js';
 import type { IdempotencyRecord, IdempotencyStore, ReserveInput, StoredResponse } from '../types.js';
 
 export interface StoreContractOptions {
@@ -173,14 +173,16 @@ export function storeContract(
         ttlMs: TTL,
         audit: { at: Date.now(), action: 'takeover' as const },
       };
-      expect((await store.takeOver(key, { ...takeover, expectedToken: record.fencingToken })).won).toBe(
-        false,
-      );
+      const expect_ = (token: number, status: IdempotencyRecord['status']) => ({
+        ...takeover,
+        expectedToken: token,
+        expectedStatus: status,
+      });
+      expect((await store.takeOver(key, expect_(record.fencingToken, 'in_flight'))).won).toBe(false);
       await store.markUnknown(key, record.fencingToken, 'x', TTL);
-      expect((await store.takeOver(key, { ...takeover, expectedToken: record.fencingToken + 1 })).won).toBe(
-        false,
-      );
-      const won = await store.takeOver(key, { ...takeover, expectedToken: record.fencingToken });
+      expect((await store.takeOver(key, expect_(record.fencingToken + 1, 'unknown'))).won).toBe(false);
+      expect((await store.takeOver(key, expect_(record.fencingToken, 'in_flight'))).won).toBe(false);
+      const won = await store.takeOver(key, expect_(record.fencingToken, 'unknown'));
       expect(won.won).toBe(true);
       expect(won.record?.status).toBe('in_flight');
       expect(won.record?.attempts).toBe(2);
@@ -194,6 +196,7 @@ export function storeContract(
         Array.from({ length: 20 }, (_, i) =>
           store.takeOver(key, {
             expectedToken: record.fencingToken,
+            expectedStatus: 'in_flight',
             owner: `contender-${i}`,
             leaseMs: LEASE,
             ttlMs: TTL,
@@ -221,10 +224,12 @@ export function storeContract(
         key,
         { reason: 'amount fixed', reviewer: 'alice' },
         { at: Date.now(), action: 'override-granted' },
+        { token: done.fencingToken, status: 'completed' },
       );
       expect((await store.get(key))?.overrideGrant).toEqual({ reason: 'amount fixed', reviewer: 'alice' });
       const taken = await store.takeOver(key, {
         expectedToken: done.fencingToken,
+        expectedStatus: 'completed',
         owner: 'b',
         leaseMs: LEASE,
         ttlMs: TTL,
@@ -314,12 +319,21 @@ export function storeContract(
         reason: 'checked',
         reviewer: 'alice',
       };
-      const resolved = await store.resolve(key, { as: 'completed', response: RESPONSE, ttlMs: TTL }, audit);
+      const seen = { token: record.fencingToken, status: 'unknown' as const };
+      const resolved = await store.resolve(
+        key,
+        { as: 'completed', response: RESPONSE, ttlMs: TTL },
+        audit,
+        seen,
+      );
       expect(resolved).toMatchObject({ status: 'completed', response: RESPONSE });
       expect(resolved!.fencingToken).toBeGreaterThan(record.fencingToken);
-      await store.resolve(key, { as: 'absent' }, audit);
+      await store.resolve(key, { as: 'absent' }, audit, {
+        token: resolved!.fencingToken,
+        status: 'completed',
+      });
       expect(await store.get(key)).toBeUndefined();
-      await expect(store.resolve(newKey(), { as: 'absent' }, audit)).rejects.toBeInstanceOf(
+      await expect(store.resolve(newKey(), { as: 'absent' }, audit, seen)).rejects.toBeInstanceOf(
         RecordNotFoundError,
       );
       await expect(
@@ -327,8 +341,113 @@ export function storeContract(
           newKey(),
           { reason: 'r', reviewer: 'a' },
           { at: Date.now(), action: 'override-granted' },
+          seen,
         ),
       ).rejects.toBeInstanceOf(RecordNotFoundError);
+    });
+
+    it('resolve and grantOverride are compare-and-set: a record changed since it was read is left alone', async () => {
+      const key = newKey();
+      const { record } = await store.reserve(input(key, { leaseMs: shortLease }));
+      const audit = { at: Date.now(), action: 'resolved-completed' as const, reason: 'r', reviewer: 'a' };
+      const seen = { token: record.fencingToken, status: 'in_flight' as const };
+      // An operator read the expired in_flight record; the engine took it over meanwhile.
+      await untilLeaseExpires(key);
+      const taken = await store.takeOver(key, {
+        expectedToken: record.fencingToken,
+        expectedStatus: 'in_flight',
+        owner: 'engine',
+        leaseMs: LEASE,
+        ttlMs: TTL,
+        audit: { at: Date.now(), action: 'takeover' },
+      });
+      expect(taken.won).toBe(true);
+      await expect(store.resolve(key, { as: 'absent' }, audit, seen)).rejects.toBeInstanceOf(
+        RecordChangedError,
+      );
+      await expect(
+        store.resolve(key, { as: 'completed', response: RESPONSE, ttlMs: TTL }, audit, seen),
+      ).rejects.toBeInstanceOf(RecordChangedError);
+      await expect(
+        store.grantOverride(
+          key,
+          { reason: 'r', reviewer: 'a' },
+          { at: Date.now(), action: 'override-granted' },
+          seen,
+        ),
+      ).rejects.toBeInstanceOf(RecordChangedError);
+      const after = await store.get(key);
+      expect(after).toMatchObject({
+        status: 'in_flight',
+        fencingToken: taken.record!.fencingToken,
+        leaseOwner: 'engine',
+      });
+      expect(after?.overrideGrant).toBeUndefined();
+    });
+
+    it('two resolves of one record at once: exactly one wins', async () => {
+      const key = newKey();
+      const { record } = await store.reserve(input(key));
+      await store.markUnknown(key, record.fencingToken, 'x', TTL);
+      const seen = { token: record.fencingToken, status: 'unknown' as const };
+      const resolveAs = (reviewer: string) =>
+        store.resolve(
+          key,
+          { as: 'completed', response: { ...RESPONSE, statusText: reviewer }, ttlMs: TTL },
+          { at: Date.now(), action: 'resolved-completed', reason: 'r', reviewer },
+          seen,
+        );
+      const results = await Promise.allSettled([resolveAs('alice'), resolveAs('bob')]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r) => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(RecordChangedError);
+      const winner = (won[0] as PromiseFulfilledResult<IdempotencyRecord | undefined>).value;
+      expect((await store.get(key))?.response?.statusText).toBe(winner?.response?.statusText);
+    });
+
+    it('takeOver refuses a record that completed after the caller read it (same token, new status)', async () => {
+      const key = newKey();
+      const { record } = await store.reserve(input(key, { leaseMs: shortLease }));
+      await untilLeaseExpires(key);
+      // B read the expired lease; A (slow, not dead) completes before B's takeOver lands.
+      // (A store may refuse a completion after the lease, e.g. Redlock once the lock lapsed: then
+      // the record is still in_flight and B may take it; what must never happen is B winning a
+      // completed record.)
+      const completed = await store
+        .complete(key, record.fencingToken, { response: RESPONSE, ttlMs: TTL })
+        .then(
+          () => true,
+          (error: unknown) => {
+            expect(error).toBeInstanceOf(LeaseLostError);
+            return false;
+          },
+        );
+      if (!completed) return;
+      const current = await store.get(key);
+      const taken = await store.takeOver(key, {
+        expectedToken: record.fencingToken,
+        expectedStatus: 'in_flight',
+        owner: 'b',
+        leaseMs: LEASE,
+        ttlMs: TTL,
+        audit: { at: Date.now(), action: 'takeover', detail: 'lease-expired' },
+      });
+      expect(taken.won).toBe(false);
+      expect(await store.get(key)).toMatchObject({
+        status: current!.status,
+        fencingToken: current!.fencingToken,
+      });
+    });
+
+    it('records carry the store clock they were read at (observedAt)', async () => {
+      const key = newKey();
+      const { record } = await store.reserve(input(key));
+      expect(typeof record.observedAt).toBe('number');
+      expect(Math.abs(record.observedAt! - record.createdAt)).toBeLessThan(LEASE);
+      const read = await store.get(key);
+      expect(read?.observedAt).toBeGreaterThanOrEqual(record.observedAt!);
     });
   });
 }
