@@ -22,6 +22,8 @@ export interface ResolvedConfig {
   ttlMs: number;
   leaseMs: number;
   waitMs: number;
+  /** After a lease expires, how long a reconcile hook waits before it asks (see types.ts). */
+  reconcileGraceMs: number;
   methods: ReadonlySet<string>;
   routes: ResolvedRoute[];
   autoPresets: ProviderPreset[];
@@ -64,6 +66,7 @@ export function resolveConfig(options: IdempotencyOptions): ResolvedConfig {
     ttlMs,
     leaseMs,
     waitMs,
+    reconcileGraceMs: toMs(options.reconcileGrace ?? '2s', 'reconcileGrace'),
     methods,
     routes,
     autoPresets,

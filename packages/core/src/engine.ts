@@ -75,6 +75,14 @@ interface Operation {
   options: ExecuteOptions;
   owner: string;
   deadline: number;
+  /**
+   * Until when (local monotonic clock, `performance.now()`) the lease is surely ours: counted from
+   * the moment we asked the store for it, which precedes the store's own start of the lease.
+   */
+  leaseDeadline: number;
+  /** Times the loop has looked at the key: looks after the first few are paced (see `pace`). */
+  looks: number;
+  lastLookAt: number;
 }
 
 /** Either the call is finished, or the loop looks at the key again (with a record already in hand, if any). */
@@ -90,6 +98,15 @@ const LOOKUP_DROPPED_HEADERS = new Set([
   'expect',
 ]);
 const BACKOFF_MAX_MS = 5_000;
+/** Looks at a key that come free (no pause); after them, pauses from LOOK_PAUSE_MIN_MS doubling to MAX. */
+const FREE_LOOKS = 3;
+const LOOK_PAUSE_MIN_MS = 10;
+const LOOK_PAUSE_MAX_MS = 250;
+/** Extends tried in a row to win back at least half a lease before sending. */
+const CONFIRM_TRIES = 2;
+
+/** An attempt that stopped before sending because the lease was no longer surely ours. */
+const LOOK_AGAIN: Step = { next: undefined };
 
 export function createIdempotency(options: IdempotencyOptions = {}): Idempotency {
   const config = resolveConfig(options);
@@ -169,13 +186,19 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       options: opts,
       owner: randomUUID(),
       deadline: Date.now() + config.waitMs,
+      leaseDeadline: 0,
+      looks: 0,
+      lastLookAt: 0,
     };
     let seen: IdempotencyRecord | undefined;
     for (;;) {
+      opts.signal?.throwIfAborted();
+      await pace(op);
       let record = seen;
       seen = undefined;
       if (!record) {
         let reserved: Awaited<ReturnType<IdempotencyStore['reserve']>>;
+        const askedAt = performance.now();
         try {
           reserved = await store.reserve({
             key: derived.key,
@@ -197,8 +220,12 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
           return passthrough(request, send);
         }
         if (reserved.acquired) {
+          op.leaseDeadline = askedAt + plan.leaseMs;
           emit({ type: 'reserved', key: derived.key, token: reserved.record.fencingToken });
-          return attempt(op, reserved.record);
+          const step = await attempt(op, reserved.record);
+          if ('done' in step) return step.done;
+          seen = step.next;
+          continue;
         }
         record = reserved.record;
       }
@@ -208,9 +235,28 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     }
   }
 
+  /**
+   * Bounds the store calls of one operation: a record that keeps saying "look again" (a takeover
+   * refused because the clocks disagree, a lease lost) is looked at with growing pauses, never in
+   * a busy loop. The first looks are free: the usual paths need one to three.
+   */
+  async function pace(op: Operation): Promise<void> {
+    op.looks++;
+    if (op.looks > FREE_LOOKS) {
+      const pause = Math.min(LOOK_PAUSE_MIN_MS * 2 ** (op.looks - FREE_LOOKS - 1), LOOK_PAUSE_MAX_MS);
+      const wait = op.lastLookAt + pause - performance.now();
+      const remaining = op.deadline - Date.now();
+      if (remaining <= 0) throw new InFlightTimeoutError(op.derived.key, config.waitMs);
+      if (wait > 0) await sleep(Math.min(wait, remaining), undefined, { signal: op.options.signal });
+    }
+    op.lastLookAt = performance.now();
+  }
+
   async function onConflict(op: Operation, record: IdempotencyRecord): Promise<Step> {
     const { key, fingerprint } = op.derived;
-    switch (conflictAction(record, fingerprint, Date.now())) {
+    // The lease is the store's, so is the clock it is judged by: a client clock seconds off would
+    // otherwise take a live lease for expired (and retry a refused takeover) or the reverse.
+    switch (conflictAction(record, fingerprint, record.observedAt ?? Date.now())) {
       case 'replay':
         emit({ type: 'replayed', key, source: 'store', status: record.response?.status ?? 0 });
         return { done: { response: fromStored(record, config.sealer), replayed: true, key, guarded: true } };
@@ -262,6 +308,16 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
           : 'an earlier attempt failed after the request may have been sent',
       );
     }
+    if (previous === 'lease-expired' && !op.plan.preset) {
+      // A hook asked at once could miss a write the stopped owner sent just before its lease ran out.
+      const graceLeft =
+        (record.leaseUntil ?? 0) + config.reconcileGraceMs - (record.observedAt ?? Date.now());
+      if (graceLeft > 0) {
+        await pauseWithin(op, graceLeft);
+        return { next: undefined };
+      }
+    }
+    const askedAt = performance.now();
     const taken = await storeCall('takeOver', key, () =>
       store.takeOver(key, {
         expectedToken: record.fencingToken,
@@ -273,10 +329,11 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       }),
     );
     if (!taken.won) return { next: taken.record };
+    op.leaseDeadline = askedAt + op.plan.leaseMs;
     const mine = taken.record;
     emit({ type: 'takeover', key, fromToken: record.fencingToken, token: mine.fencingToken, previous });
     // A provider that deduplicates natively makes a re-send under the same provider key safe.
-    if (op.plan.preset) return { done: await attempt(op, mine) };
+    if (op.plan.preset) return attempt(op, mine);
     return reconcileWith(op, mine, hook!);
   }
 
@@ -290,7 +347,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     let verdict: ReconcileVerdict | undefined;
     let cause: unknown;
     // The hook may be slow (it asks the provider): keep the lease, or a twin takes over meanwhile.
-    const keeper = keepLease(store, key, token, op.plan.leaseMs, emit);
+    const keeper = keepLease(store, key, token, op.plan.leaseMs, emit, extendedAt(op));
     try {
       verdict = await hook({
         key,
@@ -319,6 +376,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     }
     if (verdict && 'absent' in verdict) {
       // "Absent" licenses a send only while the key is still ours: confirm it, fenced, before sending.
+      const askedAt = performance.now();
       try {
         await store.extend(key, token, op.plan.leaseMs);
       } catch (error) {
@@ -326,8 +384,9 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
         emit({ type: 'lease-lost', key, token });
         return { next: undefined }; // someone else owns the key now: look again (wait, replay, ...)
       }
+      op.leaseDeadline = askedAt + op.plan.leaseMs;
       emit({ type: 'reconciled', key, verdict: 'absent' });
-      return { done: await attempt(op, mine) };
+      return attempt(op, mine);
     }
     await settle('markUnknown', key, () =>
       store.markUnknown(key, token, 'reconcile could not decide', op.plan.ttlMs),
@@ -343,6 +402,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     granted: boolean,
   ): Promise<Step> {
     const { key, fingerprint } = op.derived;
+    const askedAt = performance.now();
     const taken = await storeCall('takeOver', key, () =>
       store.takeOver(key, {
         expectedToken: record.fencingToken,
@@ -363,6 +423,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       }),
     );
     if (!taken.won) return { next: taken.record };
+    op.leaseDeadline = askedAt + op.plan.leaseMs;
     emit({
       type: 'override',
       key,
@@ -371,11 +432,11 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       revision: taken.record.revision,
       granted,
     });
-    return { done: await attempt(op, taken.record) };
+    return attempt(op, taken.record);
   }
 
   /** One network attempt while holding the lease, then the record transition its result calls for. */
-  async function attempt(op: Operation, record: IdempotencyRecord): Promise<ExecuteResult> {
+  async function attempt(op: Operation, record: IdempotencyRecord): Promise<Step> {
     const { key } = op.derived;
     const token = record.fencingToken;
     const { preset, ttlMs, leaseMs } = op.plan;
@@ -383,9 +444,11 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       ? providerKeyFor(preset, op.derived.hash, op.derived.explicitKey, record.revision)
       : undefined;
     const prepared = prepare(op, providerKey, record.attempts);
-    const keeper = keepLease(store, key, token, leaseMs, emit);
+    const keeper = keepLease(store, key, token, leaseMs, emit, extendedAt(op));
     try {
       for (let round = 1; ; round++) {
+        // The last moment oncely controls before bytes leave: past it, only the provider's key fences.
+        if (!(await confirmLease(op, record, round))) return LOOK_AGAIN;
         emit({ type: 'sent', key, attempt: record.attempts, token });
         let response: WireResponse;
         try {
@@ -416,17 +479,17 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
               status: response.status,
               providerReplayed: isProviderReplay(response, preset),
             });
-            return live;
+            return { done: live };
           case 'not-executed':
             await settle('release', key, () => store.release(key, token));
             emit({ type: 'released', key, status: response.status, reason: 'not-executed' });
-            return live;
+            return { done: live };
           case 'ambiguous':
             await settle('markUnknown', key, () =>
               store.markUnknown(key, token, `HTTP ${response.status}`, ttlMs),
             );
             emit({ type: 'unknown', key, cause: `HTTP ${response.status}` });
-            return live;
+            return { done: live };
           case 'mismatch':
             await settle('release', key, () => store.release(key, token));
             emit({ type: 'released', key, status: response.status, reason: 'provider-mismatch' });
@@ -437,7 +500,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
               providerMessage(response, preset),
             );
           case 'existing':
-            return fetchExisting(op, token, response);
+            return { done: await fetchExisting(op, token, response) };
           case 'in-use': {
             // The provider still runs an earlier attempt under this key: wait, then ask again with the same key.
             emit({ type: 'provider-in-use', key, status: response.status, attempt: round });
@@ -464,6 +527,88 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     } finally {
       keeper.stop();
     }
+  }
+
+  /**
+   * Before a send: the request may leave only while the lease is surely ours. A caller whose event
+   * loop was blocked (a CPU-bound job), or whose store calls were slow, may have lost the lease
+   * without knowing: another process may already have taken the key over and sent. With less than
+   * half a lease left (by the local monotonic clock, counted from when we asked for it) the lease
+   * is extended first — fenced, so it fails if anyone took over — and the send is given up if that
+   * fails. An abort requested meanwhile also stops the send here. `true`: send now.
+   */
+  async function confirmLease(op: Operation, record: IdempotencyRecord, round: number): Promise<boolean> {
+    const { key } = op.derived;
+    const { leaseMs } = op.plan;
+    const token = record.fencingToken;
+    const { signal } = op.options;
+    if (signal?.aborted) {
+      await giveBack(op, record, round, 'aborted before sending');
+      throw signal.reason;
+    }
+    for (let tries = 0; performance.now() > op.leaseDeadline - leaseMs / 2; tries++) {
+      if (tries === CONFIRM_TRIES) {
+        await giveBack(op, record, round, 'the lease could not be confirmed in time');
+        throw new StoreUnavailableError(
+          'extend',
+          new Error(`the store did not confirm the lease with half of it (${leaseMs / 2} ms) left`),
+          key,
+        );
+      }
+      const askedAt = performance.now();
+      try {
+        await store.extend(key, token, leaseMs);
+      } catch (error) {
+        if (error instanceof LeaseLostError) {
+          emit({ type: 'lease-lost', key, token });
+          emit({ type: 'send-withheld', key, token, reason: 'lease-lost' });
+          return false;
+        }
+        await giveBack(op, record, round, 'the store failed while confirming the lease');
+        throw asStoreError('extend', error, key);
+      }
+      op.leaseDeadline = askedAt + leaseMs;
+    }
+    if (signal?.aborted) {
+      await giveBack(op, record, round, 'aborted before sending');
+      throw signal.reason;
+    }
+    return true;
+  }
+
+  /**
+   * Gives the key back without sending: released when nothing was ever sent under it (a fresh
+   * reservation, first round), else back to unknown (an earlier attempt or round may have executed).
+   */
+  async function giveBack(
+    op: Operation,
+    record: IdempotencyRecord,
+    round: number,
+    why: string,
+  ): Promise<void> {
+    const { key } = op.derived;
+    const token = record.fencingToken;
+    if (record.attempts === 1 && round === 1) {
+      await settle('release', key, () => store.release(key, token));
+      emit({ type: 'released', key, reason: 'not-sent' });
+    } else {
+      await settle('markUnknown', key, () => store.markUnknown(key, token, why, op.plan.ttlMs));
+      emit({ type: 'unknown', key, cause: why });
+    }
+  }
+
+  /** Keeps `op.leaseDeadline` up with the lease keeper's extends. */
+  function extendedAt(op: Operation) {
+    return (askedAt: number) => {
+      op.leaseDeadline = Math.max(op.leaseDeadline, askedAt + op.plan.leaseMs);
+    };
+  }
+
+  /** A pause inside the wait budget, ended early by an abort. */
+  async function pauseWithin(op: Operation, ms: number): Promise<void> {
+    const remaining = op.deadline - Date.now();
+    if (remaining <= 0) throw new InFlightTimeoutError(op.derived.key, config.waitMs);
+    await sleep(Math.min(ms, remaining), undefined, { signal: op.options.signal });
   }
 
   /**

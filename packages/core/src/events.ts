@@ -20,6 +20,7 @@ export type OncelyEvent =
   | (Base<'unknown'> & { cause: string })
   | (Base<'record-not-written'> & { reason: 'lease-lost' | 'store-unavailable'; operation: string })
   | (Base<'lease-lost'> & { token: number })
+  | (Base<'send-withheld'> & { token: number; reason: 'lease-lost' })
   | (Base<'takeover'> & {
       fromToken: number;
       token: number;

@@ -341,6 +341,12 @@ export interface IdempotencyOptions {
   lease?: Duration | undefined;
   /** How long a duplicate waits for an in-flight twin. Default `{ timeout: '30s' }`. */
   wait?: { timeout?: Duration | undefined } | undefined;
+  /**
+   * After an owner's lease expires, how long to wait before a route's `reconcile` hook looks the
+   * resource up. An owner that sent just before it stopped may have a request still on its way to
+   * the provider; asking at once could answer "absent" and send a second write. Default `'2s'`.
+   */
+  reconcileGrace?: Duration | undefined;
   /** Methods guarded by default. Default `['POST', 'PATCH']`. */
   methods?: string[] | undefined;
   routes?: RouteRule[] | undefined;
