@@ -14,8 +14,16 @@
  * the scanner reports them instead of choosing.
  */
 
+/**
+ * How deep arrays and objects may nest (PHP's `json_decode` default): deeper text is refused, not
+ * read (the scanner recurses once per level, and parsers disagree past their own limits: Ruby
+ * stops at 100, Python near 1000). The caller treats it like a duplicate member: ambiguous.
+ */
+export const MAX_JSON_DEPTH = 512;
+
 /** Thrown inside the scanner; never escapes this module. */
 class NotJson extends Error {}
+class TooDeep extends Error {}
 class DuplicateMember extends Error {
   constructor(readonly member: string) {
     super(member);
@@ -46,7 +54,8 @@ export interface PickedValue {
 export type JsonScan =
   | { ok: true; canonical: string; picked: Map<string, PickedValue> | undefined }
   | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'duplicate'; member: string };
+  | { ok: false; reason: 'duplicate'; member: string }
+  | { ok: false; reason: 'deep' };
 
 // Scanner state lives in module variables: one scan runs at a time (it never awaits), and the hot
 // path allocates no closure per call.
@@ -58,6 +67,8 @@ let nextBackslash = -1;
 /** Whether the text holds a raw control character anywhere: checked once, not per string. */
 let mayHoldControl = false;
 let picked: Map<string, PickedValue> | undefined;
+/** Arrays and objects open around the current position. */
+let depth = 0;
 
 export function scanJson(text: string, paths?: JsonPathRequest): JsonScan {
   s = text;
@@ -68,6 +79,7 @@ export function scanJson(text: string, paths?: JsonPathRequest): JsonScan {
   // test over the whole text spares one per string token for compact JSON, the common case.
   mayHoldControl = CONTROL.test(text);
   picked = undefined;
+  depth = 0;
   const tree = paths && (paths.omit?.length || paths.pick?.length) ? pathTree(paths) : undefined;
   try {
     const canonical = value(tree);
@@ -76,6 +88,7 @@ export function scanJson(text: string, paths?: JsonPathRequest): JsonScan {
     return { ok: true, canonical, picked };
   } catch (error) {
     if (error instanceof DuplicateMember) return { ok: false, reason: 'duplicate', member: error.member };
+    if (error instanceof TooDeep) return { ok: false, reason: 'deep' };
     if (error instanceof NotJson || error instanceof SyntaxError) return { ok: false, reason: 'invalid' };
     throw error;
   } finally {
@@ -188,10 +201,12 @@ function digits(): number {
 }
 
 function object(node: PathNode | undefined): string {
+  if (++depth > MAX_JSON_DEPTH) throw new TooDeep();
   i++;
   skipSpace();
   if (s.charCodeAt(i) === 125) {
     i++;
+    depth--;
     return '{}';
   }
   // Members kept sorted as they arrive (objects are small): decoded name, canonical name, value.
@@ -230,6 +245,7 @@ function object(node: PathNode | undefined): string {
     if (members[k + 2] === '') continue; // omitted (a real value is never empty text)
     out += out === '' ? `{${members[k + 1]}:${members[k + 2]}` : `,${members[k + 1]}:${members[k + 2]}`;
   }
+  depth--;
   return out === '' ? '{}' : `${out}}`;
 }
 
@@ -239,10 +255,12 @@ function valueStart(): number {
 }
 
 function array(node: PathNode | undefined): string {
+  if (++depth > MAX_JSON_DEPTH) throw new TooDeep();
   i++;
   skipSpace();
   if (s.charCodeAt(i) === 93) {
     i++;
+    depth--;
     return '[]';
   }
   let out = '[';
@@ -261,5 +279,6 @@ function array(node: PathNode | undefined): string {
     if (c === 93) break;
     throw new NotJson();
   }
+  depth--;
   return `${out}]`;
 }

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { configure } from 'safe-stable-stringify';
-import { scanJson } from './canonical-json.js';
+import { MAX_JSON_DEPTH, scanJson } from './canonical-json.js';
 import { KeyDerivationError } from './errors.js';
 import {
   bytesAsText,
@@ -11,6 +11,7 @@ import {
   sortPairs,
   withFormField,
 } from './form-pairs.js';
+import { memoize } from './memo.js';
 import type { RequestBody } from './types.js';
 
 /**
@@ -19,13 +20,33 @@ import type { RequestBody } from './types.js';
  *   whitespace gone, numbers as written, escapes normalised; a UTF-8 BOM is dropped. Invalid UTF-8
  *   bytes, invalid JSON, or duplicate member names: the bytes themselves (duplicates also make the
  *   body ambiguous, see derive.ts).
- * - A JSON-able value handed to `execute`: sorted-key JSON of the value (one text per value).
+ * - A JSON-able value handed to `execute`: sorted-key JSON of the value as `JSON.stringify` would
+ *   write it (boxed primitives unboxed); an ArrayBuffer view (DataView, Int16Array, …) is its bytes.
  * - Form bodies: byte-exact pairs sorted by name (form-pairs.ts).
- * - Anything else: the bytes, multipart boundaries replaced by a fixed one.
+ * - Multipart: the body cut at its delimiter lines, the pieces length-prefixed (no boundary).
+ * - Anything else: the bytes.
+ * The media type (`fingerprintMediaType`) is a separate part of the fingerprint.
  */
 
 /** Sorted keys, throws on cycles, bigint as a number: one canonical JSON text per value. */
 const stableStringify = configure({ circularValue: Error, bigint: true, deterministic: true });
+
+/**
+ * `JSON.stringify` writes a boxed primitive (`new Number(5)`, `new String('x')`, `new Boolean(true)`)
+ * as the primitive; safe-stable-stringify would write `{}` or `{"0":"x"}`. A replacer (one function,
+ * not one per call) unboxes them, so the canonical text is the text that is sent.
+ */
+function unboxed(_key: string, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (
+    value instanceof Number ||
+    value instanceof String ||
+    value instanceof Boolean ||
+    value instanceof BigInt
+  )
+    return value.valueOf();
+  return value;
+}
 
 export type BodyKind = 'none' | 'json' | 'form' | 'bytes';
 
@@ -56,19 +77,79 @@ function mediaType(contentType: string): string {
   return contentType.split(';', 1)[0]!.trim().toLowerCase();
 }
 
+function isJsonType(type: string): boolean {
+  return JSON_TYPES.has(type) || type.endsWith('+json');
+}
+
 /** Which canonical form a content type selects: one parse of the header per body. */
 function bodyType(contentType: string | undefined): 'json' | 'form' | 'other' {
   if (!contentType) return 'other';
   const type = mediaType(contentType);
-  if (JSON_TYPES.has(type) || type.endsWith('+json')) return 'json';
+  if (isJsonType(type)) return 'json';
   return type === 'application/x-www-form-urlencoded' ? 'form' : 'other';
+}
+
+/**
+ * The media type as the fingerprint reads it: the same bytes as `application/merge-patch+json`
+ * and as `application/json`, or as `text/plain` and `image/png`, are different requests. The
+ * essence lower-cased, then the parameters sorted (names lower-cased, quotes undone), without:
+ * a multipart `boundary` (random per serialisation; the canonical body holds none), and a JSON
+ * type's `charset` (JSON text is UTF-8 whatever it says, RFC 8259 §8.1). Every other parameter
+ * stays, `charset` of every other type with it (lower-cased): it changes what the bytes say.
+ * Remembered per distinct header value.
+ */
+export const fingerprintMediaType: (contentType: string) => string = memoize(parseMediaType, 256);
+
+function parseMediaType(contentType: string): string {
+  const semi = contentType.indexOf(';');
+  const essence = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (semi < 0) return essence;
+  const json = isJsonType(essence);
+  let boundaryDropped = !essence.startsWith('multipart/');
+  const params: string[] = [];
+  const n = contentType.length;
+  let k = semi + 1;
+  while (k < n) {
+    // One parameter, up to the next ';' outside a quoted string; whitespace outside quotes is no part of it.
+    let name = '';
+    let value = '';
+    let hasValue = false;
+    let quoted = false;
+    for (; k < n; k++) {
+      const c = contentType[k]!;
+      if (quoted) {
+        if (c === '\\' && k + 1 < n) value += contentType[++k];
+        else if (c === '"') quoted = false;
+        else value += c;
+      } else if (c === ';') break;
+      else if (c === ' ' || c === '\t') continue;
+      else if (!hasValue) {
+        if (c === '=') hasValue = true;
+        else name += c;
+      } else if (c === '"') quoted = true;
+      else value += c;
+    }
+    k++;
+    name = name.toLowerCase();
+    if (name === '') continue;
+    if (name === 'boundary' && !boundaryDropped) {
+      boundaryDropped = true; // a second boundary parameter stays: parsers may read either
+      continue;
+    }
+    if (name === 'charset') {
+      if (json) continue;
+      value = value.toLowerCase();
+    }
+    params.push(hasValue ? `${name}=${JSON.stringify(value)}` : name);
+  }
+  params.sort();
+  return params.length === 0 ? essence : `${essence};${params.join(';')}`;
 }
 
 /** True for bodies that can be read once only (streams, iterables, Blob, FormData). */
 export function isOneShotBody(body: unknown): boolean {
   if (body === null || typeof body !== 'object') return false;
-  if (body instanceof Uint8Array || body instanceof ArrayBuffer || body instanceof URLSearchParams)
-    return false;
+  if (ArrayBuffer.isView(body) || isArrayBuffer(body) || body instanceof URLSearchParams) return false;
   return (
     typeof (body as { pipe?: unknown }).pipe === 'function' ||
     typeof (body as { getReader?: unknown }).getReader === 'function' ||
@@ -103,8 +184,14 @@ export function canonicalBody(
     if (type === 'json') return canonicalJsonText(body);
     return { kind: 'bytes', canonical: withoutBoundary(body, contentType), parsed: undefined, text: body };
   }
-  if (body instanceof Uint8Array || body instanceof ArrayBuffer) {
-    const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : body;
+  if (ArrayBuffer.isView(body) || isArrayBuffer(body)) {
+    // Any view (DataView, Int16Array, a Buffer slice) is the bytes it covers, as fetch sends them.
+    const bytes =
+      body instanceof Uint8Array
+        ? body
+        : ArrayBuffer.isView(body)
+          ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
+          : new Uint8Array(body);
     checkSize(bytes.byteLength, maxBytes);
     if (type === 'form') return canonicalForm(bytesAsText(bytes), maxBytes);
     // Bytes that are not UTF-8 would decode to U+FFFD and read alike: they stay bytes.
@@ -126,6 +213,13 @@ export function canonicalBody(
   return { kind: 'json', canonical: text, parsed: body, text, source: text };
 }
 
+function isArrayBuffer(body: object): body is ArrayBuffer | SharedArrayBuffer {
+  return (
+    body instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer !== 'undefined' && body instanceof SharedArrayBuffer)
+  );
+}
+
 function canonicalJsonText(raw: string): CanonicalBody {
   // A UTF-8 BOM is no part of the JSON text (RFC 8259 §8.1 lets parsers ignore it; users expect that).
   const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
@@ -137,7 +231,12 @@ function canonicalJsonText(raw: string): CanonicalBody {
     canonical: raw,
     parsed: undefined,
     text: raw,
-    ambiguous: scan.reason === 'duplicate' ? `the member name '${scan.member}' appears twice` : undefined,
+    ambiguous:
+      scan.reason === 'duplicate'
+        ? `the member name '${scan.member}' appears twice`
+        : scan.reason === 'deep'
+          ? `it nests deeper than ${MAX_JSON_DEPTH} levels`
+          : undefined,
   };
 }
 
@@ -183,20 +282,30 @@ class ParsedOnRead implements CanonicalBody {
 }
 
 /**
- * Multipart bodies carry a random boundary chosen per serialisation: it is replaced by a fixed one,
- * so the same form serialised twice has one identity.
+ * Multipart bodies carry a random boundary chosen per serialisation, so the same form serialised
+ * twice must have one identity without the boundary. Only delimiter lines are the boundary:
+ * `--<boundary>` at the very start or right after CRLF (the close delimiter `--<boundary>--`
+ * starts the same way). The body is cut there and the pieces are written length-prefixed (`S`
+ * first when the body starts with a delimiter): the boundary's text inside content stays content,
+ * and no content, not even a line that looks like a delimiter of another boundary, can read as a
+ * cut. Given the boundary, the canonical form gives back the exact bytes.
  */
 function withoutBoundary<T extends string | Uint8Array>(
   body: T,
   contentType: string | undefined,
 ): T | Uint8Array {
   const boundary =
-    contentType && /^multipart\//i.test(contentType)
+    contentType && /^\s*multipart\//i.test(contentType)
       ? /boundary="?([^";]+)"?/i.exec(contentType)?.[1]
       : undefined;
   if (!boundary) return body;
   const text = bytesAsText(body);
-  return Buffer.from(text.split(boundary).join('oncely-boundary'), 'latin1');
+  const first = `--${boundary}`;
+  const atStart = text.startsWith(first);
+  let out = atStart ? 'S' : '';
+  for (const piece of (atStart ? text.slice(first.length) : text).split(`\r\n${first}`))
+    out += `${piece.length}:${piece}`;
+  return Buffer.from(out, 'latin1');
 }
 
 function canonicalForm(byteText: string, maxBytes: number): CanonicalBody {
@@ -212,7 +321,7 @@ function parseForm(byteText: string): Record<string, string[]> {
   for (const [name, value] of sortPairs(formPairs(byteText))) {
     const decoded = decodeComponent(name);
     parsed[decoded] ??= [];
-    parsed[decoded].push(decodeComponent(value));
+    parsed[decoded].push(value === null ? '' : decodeComponent(value));
   }
   return parsed;
 }
@@ -220,9 +329,17 @@ function parseForm(byteText: string): Record<string, string[]> {
 function stringifyValue(value: unknown): string {
   let text: string | undefined;
   try {
-    text = stableStringify(value);
+    text = stableStringify(value, unboxed);
   } catch (error) {
-    throw new KeyDerivationError('The request body cannot be serialised (it contains a cycle)', error);
+    // A value nested deeper than the stack allows overflows it: say so, not "a cycle".
+    const message = error instanceof Error ? error.message : '';
+    const why =
+      error instanceof RangeError && /call stack/i.test(message)
+        ? ' (it nests too deeply)'
+        : /circular/i.test(message)
+          ? ' (it contains a cycle)'
+          : ' (serialising it threw)';
+    throw new KeyDerivationError(`The request body cannot be serialised${why}`, error);
   }
   if (text === undefined) throw new KeyDerivationError('The request body is not JSON-serialisable');
   return text;

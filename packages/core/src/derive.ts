@@ -1,9 +1,15 @@
-import { type CanonicalBody, canonicalBody, canonicalFields, canonicalWithout } from './canonical.js';
+import {
+  type CanonicalBody,
+  canonicalBody,
+  canonicalFields,
+  canonicalWithout,
+  fingerprintMediaType,
+} from './canonical.js';
 import { KeyDerivationError } from './errors.js';
 import { hashParts } from './hash.js';
 import { type ProviderPreset, parseHeaderValue } from './providers.js';
-import { type ScopeConfig, scopeOf, userinfoOf } from './scope.js';
-import { normaliseTarget } from './target.js';
+import { type ScopeConfig, scopeOf } from './scope.js';
+import { normaliseTarget, userinfoOf } from './target.js';
 import type { Headers, KeyRule, OutgoingRequest, RequestView } from './types.js';
 
 /** Bump only with a migration note: every stored key changes with it (a golden test pins it). */
@@ -29,12 +35,41 @@ export interface Derived {
   body: CanonicalBody | undefined;
 }
 
-/** Lower-case names; arrays joined the way HTTP folds them; `undefined` dropped. */
+/**
+ * Lower-case names; arrays joined the way HTTP folds them; `undefined` dropped. A plain object is
+ * the usual shape; a WHATWG `Headers`, a `Map` or an array of `[name, value]` pairs is read through
+ * its entries (a name given twice is folded too). Anything else would hide its headers (an own
+ * property walk sees none of a `Headers`' entries): `KeyDerivationError`, before anything is sent.
+ */
 export function normaliseHeaders(headers: Headers): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  if (headers === undefined || headers === null) return out;
+  const proto = typeof headers === 'object' ? Object.getPrototypeOf(headers) : undefined;
+  if (proto === Object.prototype || proto === null) {
+    for (const name in headers) {
+      if (!Object.hasOwn(headers, name)) continue;
+      const value = headers[name];
+      if (value === undefined) continue;
+      out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    }
+    return out;
+  }
+  const iterable = headers as unknown as Iterable<unknown>;
+  if (proto === undefined || typeof iterable[Symbol.iterator] !== 'function') {
+    throw new KeyDerivationError(
+      'The request headers are neither a plain object nor an iterable of [name, value] pairs (Headers, Map)',
+    );
+  }
+  for (const entry of iterable) {
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') {
+      throw new KeyDerivationError('The request headers hold an entry that is not a [name, value] pair');
+    }
+    const value: unknown = entry[1];
     if (value === undefined) continue;
-    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    const name = entry[0].toLowerCase();
+    const text = Array.isArray(value) ? value.join(', ') : String(value);
+    const before = out[name];
+    out[name] = before === undefined ? text : `${before}, ${text}`;
   }
   return out;
 }
@@ -53,6 +88,8 @@ export function derive(
 ): Derived {
   const method = request.method.toUpperCase();
   const target = normaliseTarget(request.url);
+  // Read right after the target: one parse of the URL gives both.
+  const userinfo = userinfoOf(request.url);
   const headers = normaliseHeaders(request.headers);
   const contentType = request.contentType ?? headers['content-type'];
 
@@ -71,12 +108,14 @@ export function derive(
 
   if (body && rule && typeof rule === 'object' && 'ignore' in rule)
     body = canonicalWithout(body, rule.ignore);
-  // A body we cannot read (stream) is identified by the explicit key alone; its fingerprint names the route only.
+  // A body we cannot read (stream) is identified by the explicit key alone; its fingerprint names
+  // the route and the media type only.
   const fingerprint = hashParts([
     'fp',
     method,
     target,
     body ? body.kind : 'unreadable',
+    mediaOf(contentType, body),
     body ? body.canonical : '',
   ]);
 
@@ -87,11 +126,11 @@ export function derive(
   else if (rule && 'fields' in rule) material = ['fields', canonicalFields(body!, rule.fields)];
   else if (body?.ambiguous) {
     throw new KeyDerivationError(
-      `The request body is ambiguous (${body.ambiguous}): parsers disagree on what it says, so no key can be derived from it. Send one member per name, or give an explicit key or a route key rule`,
+      `The request body is ambiguous (${body.ambiguous}): parsers disagree on what it says, so no key can be derived from it`,
     );
   } else material = ['fp', fingerprint];
 
-  const scope = scopeOf(view, userinfoOf(request.url), config);
+  const scope = scopeOf(view, userinfo, config);
   const hash = hashParts([KEY_VERSION, config.namespace, scope, ...material]);
   return {
     key: `${config.namespace}:${hash}`,
@@ -104,6 +143,19 @@ export function derive(
     view,
     body,
   };
+}
+
+/**
+ * The media type part of the fingerprint (canonical.ts `fingerprintMediaType`). No body, none: a
+ * content type without a body says nothing. No content type: the one the body implies, as fetch
+ * sets it: a JS value handed to `execute` is JSON, `URLSearchParams` a form (text or bytes
+ * without a content type are the bytes, under no media type).
+ */
+function mediaOf(contentType: string | undefined, body: CanonicalBody | undefined): string {
+  if (body?.kind === 'none') return '';
+  if (contentType) return fingerprintMediaType(contentType);
+  if (body?.kind === 'json') return 'application/json';
+  return body?.kind === 'form' ? 'application/x-www-form-urlencoded' : '';
 }
 
 function explicitFromRequest(

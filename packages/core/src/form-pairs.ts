@@ -7,7 +7,8 @@
  * a plus.
  */
 
-export type Pair = [name: string, value: string];
+/** `value` is `null` for a segment without `=` (`a`), which Rack reads as nil and `a=` as "". */
+export type Pair = [name: string, value: string | null];
 
 const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
 const HEX = '0123456789ABCDEF';
@@ -73,7 +74,8 @@ export function decodeComponent(canonical: string): string {
 /**
  * A form or query string (without `?`) as byte string → canonical pairs, in the order given.
  * Empty segments (`a=1&&b=2`) carry nothing and are dropped, as `URLSearchParams` does; a segment
- * without `=` is a name with an empty value.
+ * without `=` is a name without a value (`null`): Rack reads `a` as nil and `a=` as "", so the
+ * two stay apart.
  */
 export function formPairs(byteText: string): Pair[] {
   const pairs: Pair[] = [];
@@ -82,21 +84,34 @@ export function formPairs(byteText: string): Pair[] {
     const eq = segment.indexOf('=');
     pairs.push(
       eq < 0
-        ? [canonicalComponent(segment), '']
+        ? [canonicalComponent(segment), null]
         : [canonicalComponent(segment.slice(0, eq)), canonicalComponent(segment.slice(eq + 1))],
     );
   }
   return pairs;
 }
 
-/** Stable sort by name only: the order of repeated names (`a=1&a=2`) can be meaningful. */
+/**
+ * Stable sort by name only: the order of repeated names (`a=1&a=2`) can be meaningful. When any
+ * name holds a bracket (`items[][price]`, canonically `items%5B%5D%5Bprice%5D`), the pairs keep
+ * their wire order: Rack and PHP build arrays of hashes from the interleaving of different names
+ * (`items[][price]=p1&items[][qty]=5&items[][price]=p2` is not the same list as the sorted form).
+ */
 export function sortPairs(pairs: Pair[]): Pair[] {
-  return pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (let k = 0; k < pairs.length; k++) if (pairs[k]![0].includes('%5B')) return pairs;
+  return pairs.sort(byName);
+}
+
+function byName(a: Pair, b: Pair): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
 export function joinPairs(pairs: readonly Pair[]): string {
   let out = '';
-  for (const [name, value] of pairs) out += out === '' ? `${name}=${value}` : `&${name}=${value}`;
+  for (const [name, value] of pairs) {
+    const pair = value === null ? name : `${name}=${value}`;
+    out += out === '' ? pair : `&${pair}`;
+  }
   return out;
 }
 

@@ -14,7 +14,7 @@ export * from './errors.js';
 export { EVENT_CHANNEL, type OncelyEvent, type OncelyEventType } from './events.js';
 export { type ProviderPreset, providerPresets, type ResponseMatcher, uuidFrom } from './providers.js';
 export { REPLAYED_HEADER } from './responses.js';
-export { isSecretQueryName, isSecretResponseHeader, unsafeHeader } from './secrets.js';
+export { isSecretQueryName, isSecretResponseHeader, redactHeaderValue, unsafeHeader } from './secrets.js';
 export { effectiveStatus, type MemoryStore, type MemoryStoreOptions, memoryStore } from './store/memory.js';
 export { normaliseTarget } from './target.js';
 export * from './types.js';

@@ -1,7 +1,7 @@
 import { canonicalJson } from './canonical.js';
 import { ConfigError, ReplayUnavailableError } from './errors.js';
 import type { Sealer } from './seal.js';
-import { isSecretResponseHeader, unsafeHeader } from './secrets.js';
+import { isSecretResponseHeader, redactHeaderValue, unsafeHeader } from './secrets.js';
 import type { FoundResponse, IdempotencyRecord, RequestView, StoredResponse, WireResponse } from './types.js';
 
 /** How a response is kept: what is dropped, how big a body may be, whether it is sealed. */
@@ -42,7 +42,8 @@ export function toStored(
   }
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(response.headers)) {
-    if (!isSecretResponseHeader(name, policy.sensitiveResponseHeaders)) headers[name] = value;
+    if (!isSecretResponseHeader(name, policy.sensitiveResponseHeaders))
+      headers[name] = redactHeaderValue(name, value);
   }
   const stored: StoredResponse = { status: response.status, statusText: response.statusText, headers };
   if (response.body.byteLength > policy.maxResponseBytes) stored.omitted = 'too-large';

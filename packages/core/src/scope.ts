@@ -16,16 +16,45 @@ import type { RequestView } from './types.js';
  * Signatures: the key id), and retries still share one key while two access keys never do.
  */
 
-/** Names that carry a credential. */
-const CREDENTIAL = /token|secret|passw|session|signature|credential|cookie|auth|key/;
-/** Names that carry a tenant: `Stripe-Account`, `OpenAI-Organization`, `X-Tenant-Id`, … */
+/** Names that carry a credential (`jwt`: `X-Jwt-Assertion`; `pass`, `pin`, `otp`, `sid` as words). */
+const CREDENTIAL =
+  /token|secret|passw|session|credential|cookie|auth|key|jwt|(^|[-_])(pass|passphrase|passcode|pin|otp|sid)$/;
+/**
+ * Names that carry a tenant or the user acted for: `Stripe-Account`, `OpenAI-Organization`,
+ * `X-Tenant-Id`, `X-Tenantid`, `orgId`, `X-User-Id`, `X-Hasura-Role`, `X-Shopify-Shop-Domain`,
+ * `X-Forwarded-User`, `X-Ms-Client-Principal-Id`, … (a word at the end, optionally `id`/`domain`).
+ */
 const TENANT =
-  /(^|[-_])(account|tenant|org|organization|organisation|project|workspace|team|merchant|company|realm)([-_]id)?$/;
+  /(^|[-_])(account|acct|tenant|org|organi[sz]ation|project|workspace|team|merchant|company|realm|user|username|uid|customer|client|consumer|partner|business|brand|store|shop|site|domain|location|instance|environment|subscription|role|principal|caller|login|email)([-_]?(id|domain))?$/;
+/** Impersonation: GitLab `Sudo`, `X-On-Behalf-Of`, `Act-As`, `X-Impersonate-User`, … */
+const ON_BEHALF = /(^|[-_])sudo$|impersonat|on-behalf-of|(^|[-_])(act|run)-as([-_]|$)/;
+/**
+ * Not an identity but the operation itself, chosen by a header rather than by the URL (AWS JSON
+ * APIs' `X-Amz-Target`, SOAP 1.1 `SOAPAction`, method overrides), and the virtual host a request
+ * names apart from the URL's: two operations must never share a key.
+ */
+const OPERATION_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'x-amz-target',
+  'soapaction',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
 /** Carry the operation's key (ours, the provider's or an SDK's per-call one), not an identity. */
 const KEY_CARRIER = /idempotency/;
-/** A signature header that is per-attempt when the request also carries one of these. */
-const SIGNATURE = /signature/;
-const SIGNED_AT = /timestamp|nonce|(^|-)ts$|^date$|^x-amz-date$/;
+/** Signature headers: `X-Signature`, `X-Hub-Signature`, `CB-ACCESS-SIGN`, `X-Hmac`, `X-Sig`. */
+const SIGNATURE = /signature|(^|[-_])(sign|sig|hmac)$/;
+/** Headers that make a signature per-attempt: a timestamp, a nonce, an expiry. */
+const SIGNED_AT = /timestamp|nonce|expir|(^|[-_])(ts|time)$|^date$|^x-amz-date$/;
+/**
+ * Headers that name the signing key itself (the id of the secret a signature is made with):
+ * `X-Api-Key`, `CB-ACCESS-KEY`, `X-MBX-APIKEY`, `X-Access-Key-Id`, `X-Key-Id`. Beside one of
+ * these (or an Authorization naming a key id), a signature over a timestamp identifies no one
+ * more. Anything else (`Cookie`, `X-CSRF-Token`, a Bearer token) may be shared by tenants who
+ * sign with different secrets, so the signature stays in.
+ */
+const SIGNER_KEY_ID = /api[-_]?key|access[-_]?key|key[-_]?id/;
 
 /** Per-attempt headers: never in the scope even when a pattern would take them (documented in DESIGN §1). */
 export const PER_ATTEMPT_HEADERS: readonly string[] = [
@@ -69,11 +98,9 @@ export function scopeOf(view: RequestView, userinfo: string | undefined, config:
   }
   const parts: string[] = [];
   let signatures: string[] | undefined;
-  let signedAt = false;
   for (const name in view.headers) {
     const value = view.headers[name];
     if (value === undefined) continue;
-    if (SIGNED_AT.test(name)) signedAt = true;
     const role = roleOf(name, config);
     if (role === 'identity') parts.push(name);
     else if (role === 'signature') {
@@ -81,10 +108,12 @@ export function scopeOf(view: RequestView, userinfo: string | undefined, config:
       signatures.push(name);
     }
   }
-  // A signature header beside a timestamp is per-attempt: it identifies no one the other headers
-  // do not. Alone (nothing else identifies the caller) it stays in: a missed deduplication at worst.
-  if (signatures && !(signedAt && parts.length > 0)) parts.push(...signatures);
   const headers = view.headers;
+  // A signature over a timestamp is per-attempt, and beside the id of the key it is made with it
+  // identifies no one that id does not: it goes. Beside anything weaker (a cookie, a shared token)
+  // or alone it stays in: two tenants signing with two secrets never share a key (a missed
+  // deduplication at worst; `volatileHeaders` drops it, `credentialHeaders` keeps it).
+  if (signatures && !(isSignedAt(headers) && namesSigner(parts, headers))) parts.push(...signatures);
   // RFC 9421: the signer is the keyid of Signature-Input; the signature itself is per-attempt.
   const rfc9421 = headers['signature-input'] !== undefined && keyIds(headers['signature-input']) !== '';
   parts.sort();
@@ -104,8 +133,31 @@ function roleOf(name: string, config: ScopeConfig): Role {
   if (name === 'authorization' || name === 'proxy-authorization' || name === 'signature-input')
     return 'identity';
   if (SIGNATURE.test(name)) return 'signature';
-  if (CREDENTIAL.test(name) || TENANT.test(name)) return 'identity';
+  if (CREDENTIAL.test(name) || TENANT.test(name) || ON_BEHALF.test(name) || OPERATION_HEADERS.has(name))
+    return 'identity';
   return 'none';
+}
+
+/** Does the request carry a timestamp, nonce or expiry header (what makes a signature per-attempt)? */
+function isSignedAt(headers: RequestView['headers']): boolean {
+  for (const name in headers) if (headers[name] !== undefined && SIGNED_AT.test(name)) return true;
+  return false;
+}
+
+/**
+ * Does an identity header name the key a signature is made with? An Authorization that names a
+ * key id (AWS SigV4 `Credential=`, draft-cavage `keyId=`), or a key-id header (`SIGNER_KEY_ID`).
+ * Runs only for requests that carry a signature header.
+ */
+function namesSigner(parts: readonly string[], headers: RequestView['headers']): boolean {
+  for (const name of parts) {
+    const value = headers[name];
+    if (value === undefined || value === '') continue;
+    if (name === 'authorization' || name === 'proxy-authorization') {
+      if (SIGV4.test(value) || (/^Signature\s/i.test(value) && CAVAGE_KEY_ID.test(value))) return true;
+    } else if (SIGNER_KEY_ID.test(name)) return true;
+  }
+  return false;
 }
 
 const SIGV4 = /^AWS4-[A-Z0-9-]+\s+Credential=([^/,\s]+)\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\//;
@@ -136,10 +188,4 @@ function keyIds(value: string): string {
   const ids: string[] = [];
   for (const match of value.matchAll(/;\s*keyid="([^"]*)"/gi)) ids.push(match[1]!);
   return ids.sort().join(',');
-}
-
-/** URL userinfo (`https://user:pw@host`): a credential, so a scope part, never part of the target. */
-export function userinfoOf(url: string): string | undefined {
-  const match = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)@/.exec(url);
-  return match ? match[1] : undefined;
 }

@@ -10,7 +10,11 @@ export interface EncryptionOptions {
 }
 
 export interface Sealer {
-  /** Returns a copy of `stored` whose headers and body are replaced by one `sealed` string; status/statusText stay readable. */
+  /**
+   * Returns a copy of `stored` whose headers and body are replaced by one `sealed` string;
+   * status/statusText stay readable (for the CLI) and are authenticated: they are part of the
+   * additional data with `aad` (the store key), so an edit of either does not open.
+   */
   seal(stored: StoredResponse, aad: string): StoredResponse;
   /** Inverse of seal. A StoredResponse without `sealed` is returned as is (records written before encryption was turned on). */
   open(stored: StoredResponse, aad: string): StoredResponse;
@@ -45,7 +49,7 @@ export function createSealer(options: EncryptionOptions): Sealer {
       const plain: Plain = { headers, body, omitted };
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', currentKey, iv, { authTagLength: TAG_BYTES });
-      cipher.setAAD(Buffer.from(aad, 'utf8')); // binds the blob to its store key
+      cipher.setAAD(additionalData(aad, stored)); // binds the blob to its store key and its status
       const data = Buffer.concat([cipher.update(JSON.stringify(plain), 'utf8'), cipher.final()]);
       const sealed = ['v1', currentId, iv, cipher.getAuthTag(), data]
         .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
@@ -73,7 +77,7 @@ export function createSealer(options: EncryptionOptions): Sealer {
       let plain: Plain;
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-        decipher.setAAD(Buffer.from(aad, 'utf8'));
+        decipher.setAAD(additionalData(aad, stored));
         decipher.setAuthTag(tag);
         const text = Buffer.concat([decipher.update(Buffer.from(dataText!, 'base64url')), decipher.final()]);
         plain = JSON.parse(text.toString('utf8')) as Plain;
@@ -86,6 +90,16 @@ export function createSealer(options: EncryptionOptions): Sealer {
       return out;
     },
   };
+}
+
+/**
+ * The additional data a blob is sealed under: the store key, the status and the status text, which
+ * stay outside the ciphertext (readable) but cannot change without the blob failing to open (a
+ * store-side edit of 402 → 200 would otherwise replay a declined payment as a success). JSON, so
+ * no two triples encode alike; a missing status text is `null`, never `""`.
+ */
+function additionalData(aad: string, stored: StoredResponse): Buffer {
+  return Buffer.from(JSON.stringify([aad, stored.status, stored.statusText ?? null]), 'utf8');
 }
 
 /** Decodes one configured key; messages name the key id and the problem, never the key bytes. */

@@ -143,8 +143,8 @@ describe('key derivation', () => {
       body: '{"currency":"eur","amount":1000,"metadata":{"order_id":"o-1"}}',
     });
     expect(golden).toEqual({
-      key: 'golden:bcc525877ce2522b5af05b7ecec90911ac0bdc54bdb7f48f5dc4e32db255cdb1',
-      fingerprint: 'be77a5b8303da0fa40c0b2ba196c0a530d562523a2ff9f593ca159c906b567de',
+      key: 'golden:4cc37f2f8956981fe7563439632327cd96f869bb74ba91fdc2ed9c474603c306',
+      fingerprint: 'dadd2681bbd1fdd61403898ce810309ef30f5da41fba3b29276d5ddba367b5c0',
     });
   });
 });

@@ -222,3 +222,16 @@ describe('content types users send', () => {
     expect(idem.keyFor(req('{"a":1}'))!.key).not.toBe(idem.keyFor(req('{"a":2}'))!.key);
   });
 });
+
+describe('secret query values inside URL-valued response headers', () => {
+  it('a Location holding a presigned X-Amz-Signature is stored without it', async () => {
+    const { idem, store } = setup();
+    const location = 'https://bucket.s3.amazonaws.com/f?X-Amz-Signature=S_presigned_1&part=2';
+    const send = fakeSend(() => jsonResponse(201, { id: 'up_1' }, { location }));
+    const result = await idem.execute(charge(), send);
+    expect(result.response.headers.location).toBe(location);
+    const stored = JSON.stringify(await store.get(result.key!));
+    expect(stored).not.toContain('S_presigned_1');
+    expect(stored).toContain('part=2');
+  });
+});

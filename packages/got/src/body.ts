@@ -46,17 +46,3 @@ function toBuffer(chunk: unknown): Buffer {
   if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   throw new KeyDerivationError('The request body yields chunks that are neither strings nor bytes');
 }
-
-const FIXED_BOUNDARY = 'oncely-fixed-boundary';
-
-/**
- * What identifies a drained body. A multipart boundary is random per request (got's FormData
- * encoder, the form-data package), so the same form would never match itself under one key; for
- * the fingerprint only, the boundary is replaced by a fixed one. The wire keeps the real bytes.
- */
-export function identityOf(bytes: Buffer, contentType: string | undefined): Buffer {
-  const match = /^multipart\/[^;]+;.*\bboundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType ?? '');
-  const boundary = match?.[1] ?? match?.[2];
-  if (!boundary) return bytes;
-  return Buffer.from(bytes.toString('latin1').replaceAll(boundary, FIXED_BOUNDARY), 'latin1');
-}

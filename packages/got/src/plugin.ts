@@ -1,6 +1,6 @@
 import { ConfigError, type ExecuteOptions, type Idempotency, type OutgoingRequest } from '@oncely/core';
 import type { BeforeRequestHook, ExtendOptions, NormalizedOptions } from 'got';
-import { asReusable, drain, identityOf, ONE_SHOT_BODY, type ReusableBody } from './body.js';
+import { asReusable, drain, ONE_SHOT_BODY, type ReusableBody } from './body.js';
 import { readRequestOptions } from './context.js';
 import { GuardedResponse } from './response.js';
 import { sendAttempt } from './send.js';
@@ -71,9 +71,7 @@ async function reusableBody(
   idem.keyFor({ ...request, body: ONE_SHOT_BODY }, executeOptions); // throws KeyDerivationError: nothing read, nothing sent
   const bytes = await drain(options.body, maxBodyBytes);
   options.body = bytes;
-  const contentType = options.headers['content-type'];
-  return {
-    wire: bytes,
-    identity: identityOf(bytes, typeof contentType === 'string' ? contentType : undefined),
-  };
+  // A multipart body's random boundary is core's to take out (canonical.ts cuts the body at its
+  // delimiter lines, named by the content-type header core reads): the bytes are the identity.
+  return { wire: bytes, identity: bytes };
 }
