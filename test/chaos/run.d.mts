@@ -35,6 +35,16 @@ export interface ChaosOptions {
    * rolled back). On, a duplicate is possible by design (README.md, "Leases versus slow providers").
    */
   lateCommits: boolean;
+  /**
+   * `'aof'` (default): Redis runs with AOF (everysec) and its crash loses about nothing. `'none'`: no
+   * AOF, no RDB — the crash + restart loses every record, and the store must find out (epoch) and
+   * fail closed / presume unknown instead of writing again.
+   */
+  redisPersistence: 'aof' | 'none';
+  /** The workers' store `resetWindowMs`; 0 (default): 2 × `leaseMs`. */
+  resetWindowMs: number;
+  /** The workers' store `resetUnknownMs`; `undefined` (default): the store's default (24 h). `0` shows what the presumption prevents. */
+  resetUnknownMs: number | undefined;
 }
 
 export interface ProviderStats {
@@ -78,6 +88,17 @@ export interface ChaosFigures {
   kills: number;
   workerStarts: number;
   redisRestarts: number;
+  /** `store-reset` events the workers' stores reported (one per store instance and loss). */
+  storeResets: number;
+  /** Calls refused with `StoreResetError` (the reset window). */
+  resetRefusals: number;
+  /**
+   * Operations the store met without a record after the loss (lost, or not run before: it cannot
+   * tell), written `unknown` instead of reserved, then re-sent under the provider key or reconciled.
+   */
+  resetAffected: number;
+  /** Of those, plain operations without a reconcile hook: they stay unknown (listed), never sent blindly. */
+  resetAffectedUnknown: number;
   failedInMain: number;
   wallMs: number;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The chaos supervisor. Starts a redis-server (AOF on, free port), the fake provider process and W
+// The chaos supervisor. Starts a redis-server (AOF on, or no persistence at all with
+// `redisPersistence: 'none'`; free port), the fake provider process and W
 // worker processes that all run the same N logical operations in different orders; SIGKILLs
 // workers mid-flight and restarts them with what they had left; kills and restarts Redis once;
 // re-runs every operation once more at the end; then checks the invariants and prints one line.
@@ -34,6 +35,9 @@ export const DEFAULTS = {
   log: false,
   naiveReconcile: false,
   lateCommits: false,
+  redisPersistence: 'aof',
+  resetWindowMs: 0,
+  resetUnknownMs: undefined,
 };
 
 /**
@@ -71,12 +75,17 @@ function freePort() {
   });
 }
 
-/** redis-server with AOF on, in a temp dir; `kill()` + `start()` again reuse port and dir (the AOF is replayed). */
-async function startRedis() {
+/**
+ * redis-server in a temp dir; `kill()` + `start()` again reuse port and dir. With AOF (`'aof'`) the
+ * AOF is replayed on start; without persistence (`'none'`: no AOF, no RDB) Redis comes back empty.
+ * @param {'aof' | 'none'} persistence
+ */
+async function startRedis(persistence) {
   const port = /** @type {number} */ (await freePort());
   const dir = mkdtempSync(join(tmpdir(), `oncely-chaos-${port}-`));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
-  args.push('--appendonly', 'yes', '--appendfsync', 'everysec');
+  if (persistence === 'aof') args.push('--appendonly', 'yes', '--appendfsync', 'everysec');
+  else args.push('--appendonly', 'no');
   /** @type {import('node:child_process').ChildProcess | undefined} */
   let child;
   async function start() {
@@ -168,7 +177,7 @@ export async function runChaos(given = {}) {
     : () => {};
   const random = rng(options.seed * 7919);
   const ops = makeOps(options.n, options.seed);
-  const redis = await startRedis();
+  const redis = await startRedis(options.redisPersistence);
   let provider;
   try {
     provider = await startProvider(options);
@@ -206,6 +215,7 @@ async function supervise(options, ops, redis, provider, random, log, started) {
   const trails = new Map();
   let progress = 0;
   let refusals = 0;
+  let resetRefusals = 0;
   let kills = 0;
   let spawned = 0;
 
@@ -277,6 +287,8 @@ async function supervise(options, ops, redis, provider, random, log, started) {
       commandTimeoutMs: options.commandTimeoutMs,
       maxTries: 40,
       naiveReconcile: options.naiveReconcile,
+      resetWindowMs: options.resetWindowMs || 2 * options.leaseMs,
+      resetUnknownMs: options.resetUnknownMs,
     });
     child.on('message', (/** @type {any} */ message) => {
       if (message.t === 'events') {
@@ -287,6 +299,8 @@ async function supervise(options, ops, redis, provider, random, log, started) {
           list.push(entry);
           trails.set(entry[1], list);
         }
+      } else if (message.t === 'refusal' && message.reset) {
+        resetRefusals++; // the store lost its records (epoch changed): refused for the reset window
       } else if (message.t === 'refusal') {
         refusals++;
         if (redisPhase === 'down' || redisPhase === 'window') {
@@ -442,11 +456,18 @@ async function supervise(options, ops, redis, provider, random, log, started) {
 
   // Final pass: native and reconciled plain ops all answered; bare plain ops answered or unknown,
   // and every bare op never written is listed as unknown (in the store too).
+  // Records a reset touched: written `unknown` by a reserve after Redis lost its records (their
+  // audit says so, whatever happened to them next).
   const listed = new Set();
+  const touchedByReset = new Set();
   const client = new Redis(redis.url, { maxRetriesPerRequest: 2 });
   try {
     const store = redisStore({ client, keyPrefix: 'chaos:' });
     for await (const record of store.list({ status: 'unknown' })) listed.add(record.key);
+    for await (const record of store.list()) {
+      if (record.audit.some((entry) => /store reset/.test(entry.detail ?? '')))
+        touchedByReset.add(record.key);
+    }
     await store.close();
   } finally {
     client.disconnect();
@@ -467,6 +488,21 @@ async function supervise(options, ops, redis, provider, random, log, started) {
     }
   }
   if (finalResults.length !== n) violate(`final pass reported ${finalResults.length} of ${n} operations`);
+
+  // Store reset: every operation whose record Redis lost and a later run met again ends detected —
+  // written once under the provider's key (native), reconciled (plain with a hook), or listed as
+  // unknown (plain without one) — never sent a second time (the per-op write counts above).
+  let affected = 0;
+  let affectedUnknown = 0;
+  for (const result of finalResults) {
+    const op = /** @type {import('./ops.mjs').Op} */ (ops[result.index]);
+    if (!result.key || !touchedByReset.has(result.key)) continue;
+    affected++;
+    if (op.api === 'plain-bare') {
+      if (result.outcome === 'unknown') affectedUnknown++;
+      else violate(`${op.ref} (plain, no hook) lost in the reset but answered ${result.outcome}`, op.ref);
+    }
+  }
 
   // Fail closed: nothing acted on by the provider while the store was down.
   if (stats.window.executed > 0) {
@@ -534,6 +570,10 @@ async function supervise(options, ops, redis, provider, random, log, started) {
     kills,
     workerStarts: spawned,
     redisRestarts: redisPhase === 'done' ? 1 : 0,
+    storeResets: events['store:store-reset'] ?? 0,
+    resetRefusals,
+    resetAffected: affected,
+    resetAffectedUnknown: affectedUnknown,
     failedInMain: results.failed,
     wallMs,
   };
@@ -544,7 +584,12 @@ async function supervise(options, ops, redis, provider, random, log, started) {
     `stale-writes-refused=${figures.staleWritesRefused} leases-lost-to-takeover=${figures.leasesLostToTakeover} ` +
     `store-down-refusals=${figures.storeDownRefusals} other-store-refusals=${figures.refusalsUnderLoad} ` +
     `posts-while-down=${figures.windowPosts} sent-while-down=${figures.windowExecuted} byte-mismatches=${figures.byteMismatches} kills=${figures.kills} ` +
-    `redis-restarts=${figures.redisRestarts} wall=${(wallMs / 1000).toFixed(1)}s`;
+    `redis-restarts=${figures.redisRestarts}` +
+    (options.redisPersistence === 'none'
+      ? ` (no persistence) store-resets=${figures.storeResets} reset-refusals=${figures.resetRefusals} ` +
+        `reset-affected=${figures.resetAffected} reset-affected-unknown=${figures.resetAffectedUnknown}`
+      : '') +
+    ` wall=${(wallMs / 1000).toFixed(1)}s`;
   return {
     summary,
     figures,
@@ -575,6 +620,11 @@ function parseArgs(argv) {
     naiveReconcile: raw['naive-reconcile'] !== undefined,
     lateCommits: raw['late-commits'] !== undefined,
   };
+  if (raw['redis-persistence'] !== undefined) {
+    if (raw['redis-persistence'] !== 'aof' && raw['redis-persistence'] !== 'none')
+      throw new Error('--redis-persistence must be aof or none');
+    options.redisPersistence = raw['redis-persistence'];
+  }
   const numbers = /** @type {const} */ ({
     n: 'n',
     workers: 'workers',
@@ -584,6 +634,8 @@ function parseArgs(argv) {
     'lease-ms': 'leaseMs',
     'wait-ms': 'waitMs',
     retries: 'retries',
+    'reset-window-ms': 'resetWindowMs',
+    'reset-unknown-ms': 'resetUnknownMs',
   });
   for (const [flag, name] of Object.entries(numbers)) {
     if (raw[flag] === undefined) continue;

@@ -23,7 +23,7 @@ import { makeOps } from './ops.mjs';
  * @typedef {{
  *   workerId: string, redisUrl: string, providerUrl: string, n: number, seed: number, todo: number[],
  *   concurrency: number, leaseMs: number, waitMs: number, retries: number, commandTimeoutMs: number,
- *   maxTries: number, naiveReconcile: boolean,
+ *   maxTries: number, naiveReconcile: boolean, resetWindowMs: number, resetUnknownMs?: number,
  * }} WorkerConfig
  * @typedef {{ status: number, body: Buffer, replayed: boolean }} Reply
  */
@@ -66,6 +66,8 @@ const finished = new Set();
 let trail = [];
 /** @type {Map<string, string>} store key → op ref (filled once the engine exists) */
 const refOf = new Map();
+/** @type {Map<string, string>} op ref → store key */
+const keyOf = new Map();
 
 /** @param {import('@oncely/core').OncelyEvent} event */
 function onEvent(event) {
@@ -96,6 +98,22 @@ const store = redisStore({
   keyPrefix: 'chaos:',
   commandTimeoutMs: config.commandTimeoutMs,
   pollIntervalMs: 250,
+  // After Redis lost its records (restart without persistence): refuse for longer than any write
+  // can still be running at the provider (a spike is 1.5 × the lease); the CI sets 2 × the lease.
+  resetWindowMs: config.resetWindowMs,
+  resetUnknownMs: config.resetUnknownMs,
+});
+// Store-wide events (`store-not-durable`, `store-reset`), counted apart from the engine's events.
+store.onStoreEvent?.((event) => {
+  count(`store:${event.type}`);
+  trail.push([
+    Date.now(),
+    event.key ? (refOf.get(event.key) ?? event.key) : '-',
+    config.workerId,
+    process.pid,
+    `store:${event.type}`,
+    JSON.stringify({ detail: event.detail }),
+  ]);
 });
 
 /**
@@ -174,7 +192,10 @@ for (const op of ops) {
     body: JSON.stringify(op.body),
   };
   const derived = idem.keyFor(request);
-  if (derived) refOf.set(derived.key, op.ref);
+  if (derived) {
+    refOf.set(derived.key, op.ref);
+    keyOf.set(op.ref, derived.key);
+  }
 }
 
 // --- the three clients, each with its own retry for POST ----------------------------------------
@@ -251,12 +272,18 @@ async function post(client, op) {
 
 /** The oncely error in a client error's chain (axios, got and undici each wrap it their way). @param {unknown} error */
 function oncelyOf(error) {
-  /** @type {{ code: string, key: string | undefined } | undefined} */
+  /** @type {{ code: string, key: string | undefined, retryAfterMs?: number } | undefined} */
   let found;
   for (let current = error, depth = 0; current && typeof current === 'object' && depth < 6; depth++) {
-    const { code, key } = /** @type {{ code?: unknown, key?: unknown }} */ (current);
+    const { code, key, retryAfterMs } =
+      /** @type {{ code?: unknown, key?: unknown, retryAfterMs?: unknown }} */ (current);
     if (typeof code === 'string' && code.startsWith('ONCELY_')) {
-      found = { code, key: typeof key === 'string' ? key : found?.key };
+      found = {
+        code,
+        key: typeof key === 'string' ? key : found?.key,
+        // StoreResetError: the store lost its records and refuses for this long.
+        ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
+      };
       if (found.key !== undefined) return found;
     }
     current = /** @type {{ cause?: unknown }} */ (current).cause;
@@ -287,7 +314,16 @@ async function runOp(index) {
     try {
       const reply = await post(client, op);
       const sha = createHash('sha256').update(reply.body).digest('hex');
-      return { t: 'done', index, outcome: 'ok', status: reply.status, sha, replayed: reply.replayed, client };
+      return {
+        t: 'done',
+        index,
+        outcome: 'ok',
+        key: keyOf.get(op.ref),
+        status: reply.status,
+        sha,
+        replayed: reply.replayed,
+        client,
+      };
     } catch (error) {
       const oncely = oncelyOf(error);
       last = describe(error);
@@ -298,6 +334,13 @@ async function runOp(index) {
           return { t: 'done', index, outcome: 'unknown', key: oncely.key, client };
         }
         count('retry:unknown-with-hook');
+      } else if (oncely?.code === 'ONCELY_STORE_UNAVAILABLE' && oncely.retryAfterMs !== undefined) {
+        // Redis lost its records (epoch changed): refused for the reset window. Wait it out, as a
+        // job honouring the error's retryAfterMs would.
+        process.send?.({ t: 'refusal', reset: true });
+        count('refusal:store-reset');
+        await sleep(Math.min(oncely.retryAfterMs, 5_000) + Math.random() * 100);
+        continue;
       } else if (oncely?.code === 'ONCELY_STORE_UNAVAILABLE') {
         process.send?.({ t: 'refusal' });
         count('refusal:store-unavailable');
@@ -314,7 +357,7 @@ async function runOp(index) {
       await sleep(50 + Math.random() * 150); // the job's own back-off before trying the operation again
     }
   }
-  return { t: 'done', index, outcome: 'failed', detail: last };
+  return { t: 'done', index, outcome: 'failed', key: keyOf.get(op.ref), detail: last };
 }
 
 let next = 0;

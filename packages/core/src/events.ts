@@ -33,7 +33,10 @@ export type OncelyEvent =
   | (Base<'redact-failed'> & { message: string })
   | (Base<'store-error'> & { operation: string; message: string })
   | (Base<'fail-open'> & { message: string })
-  | (Base<'unknown-expired'> & { createdAt: number });
+  | (Base<'unknown-expired'> & { createdAt: number })
+  // Store-wide (IdempotencyStore.onStoreEvent): `key` is the operation that found it, or ''.
+  | (Base<'store-not-durable'> & { detail: string })
+  | (Base<'store-reset'> & { detail: string });
 
 export type OncelyEventType = OncelyEvent['type'];
 

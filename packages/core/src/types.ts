@@ -269,6 +269,22 @@ export interface IdempotencyStore {
   purgeExpired(): Promise<number>;
   /** Called with records that expired while `unknown` (their outcome was never decided). */
   onExpiredUnknown?(listener: (record: IdempotencyRecord) => void): () => void;
+  /**
+   * Store-wide conditions the engine re-emits as the events of the same type:
+   * - `store-not-durable`: the store cannot keep records across a restart (e.g. Redis without AOF
+   *   or RDB snapshots); a restart would forget every reservation. Told to a listener added later too.
+   * - `store-reset`: the store lost records it had (flushed, restarted without persistence, rolled
+   *   back to an older snapshot, failed over to a replica that lagged). The store fails closed for a
+   *   while and treats keys it no longer has as `unknown` (see the store's docs).
+   * `key` is the store key of the operation that found it, when one did. Returns an unsubscribe.
+   */
+  onStoreEvent?(
+    listener: (event: {
+      type: 'store-not-durable' | 'store-reset';
+      detail: string;
+      key?: string | undefined;
+    }) => void,
+  ): () => void;
 }
 
 // ---------------------------------------------------------------------------------------------

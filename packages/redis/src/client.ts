@@ -15,6 +15,12 @@ export interface RedisClient {
   on(event: string, listener: (...args: any[]) => void): unknown;
   subscribe(...channels: string[]): Promise<unknown>;
   unsubscribe(...channels: string[]): Promise<unknown>;
+  /** Any command (INFO, CONFIG GET, WAIT, WAITAOF). */
+  call(command: string, ...args: (string | number)[]): Promise<unknown>;
+  /** Cluster only: the node clients (the masters, for per-node checks). */
+  nodes?(role?: 'master' | 'slave' | 'all'): RedisClient[];
+  // biome-ignore lint/suspicious/noExplicitAny: ioredis' own signatures differ between majors
+  pipeline(): any;
   disconnect(): void;
 }
 

@@ -40,7 +40,7 @@ export function checkKeyPrefix(prefix: string): string {
 }
 
 export function keysFor(prefix: string, storeKey: string): KeySet {
-  const base = `${prefix}{${storeKey.replace(/[%{}]/g, (c) => TAG_ESCAPES[c]!)}}:`;
+  const base = `${prefix}{${escapeTag(storeKey)}}:`;
   return {
     record: base + SUFFIXES.record,
     sequence: base + SUFFIXES.sequence,
@@ -49,6 +49,43 @@ export function keysFor(prefix: string, storeKey: string): KeySet {
     lock: base + SUFFIXES.lock,
     channel: base + SUFFIXES.channel,
   };
+}
+
+/**
+ * The store epoch a record key is checked against (see epoch.ts). Standalone: one key per prefix.
+ * Cluster: a script may only touch keys of one slot, so there is one epoch key per slot, named
+ * with a short hash tag that hashes to the record's slot (`<prefix>{<tag>}:epoch`): a master that
+ * loses its data loses the epoch keys of exactly the slots it lost.
+ */
+export function epochKey(prefix: string, storeKey: string, cluster: boolean): string {
+  if (!cluster) return `${prefix}epoch`;
+  return `${prefix}{${tagForSlot(hashSlot(escapeTag(storeKey)))}}:epoch`;
+}
+
+function escapeTag(storeKey: string): string {
+  return storeKey.replace(/[%{}]/g, (c) => TAG_ESCAPES[c]!);
+}
+
+/** Redis Cluster's hash slot of a hash tag: CRC16 (XMODEM) of its bytes, mod 16384. */
+export function hashSlot(tag: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(tag, 'utf8')) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++)
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc & 16383;
+}
+
+/** The first base-36 number hashing to each slot, found as slots are needed (all 16384: ~90k CRCs). */
+const slotTags: string[] = new Array(16384);
+let nextTag = 0;
+function tagForSlot(slot: number): string {
+  while (slotTags[slot] === undefined) {
+    const tag = (nextTag++).toString(36);
+    slotTags[hashSlot(tag)] ??= tag;
+  }
+  return slotTags[slot]!;
 }
 
 /** SCAN pattern matching every record key under the prefix (optionally one namespace). */

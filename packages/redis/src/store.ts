@@ -1,6 +1,7 @@
 import {
   type AuditEntry,
   type CompleteInput,
+  ConfigError,
   type ExpectedRecord,
   type IdempotencyRecord,
   type IdempotencyStore,
@@ -16,9 +17,12 @@ import {
   type TakeOverInput,
   type TakeOverResult,
 } from '@oncely/core';
-import { defineScripts, runScript } from './client.js';
+import { bounded, defineScripts, runScript } from './client.js';
+import { compareVersions, inspectPersistence, type PersistenceReport } from './durability.js';
+import { describeFinding, type EpochFinding, EpochTracker, takeEpoch } from './epoch.js';
+import { ReservationNotConfirmedError, StoreNotDurableError, StoreResetError } from './errors.js';
 import { Holds } from './holds.js';
-import { type KeySet, keysFor } from './keys.js';
+import { epochKey, type KeySet, keysFor } from './keys.js';
 import { LeaseHeldError, type LeaseLock, type LeaseLocks, redlockLeases } from './lease.js';
 import { type RedisStoreOptions, resolveOptions } from './options.js';
 import { auditJson, parseReply, type Reply, recordFrom, recordOf } from './record.js';
@@ -31,12 +35,26 @@ export interface RedisStore extends IdempotencyStore {
   readonly keyPrefix: string;
   /** Reported by a sweep (every `sweepEveryMs` while someone listens, or `purgeExpired()`). */
   onExpiredUnknown(listener: (record: IdempotencyRecord) => void): () => void;
+  /**
+   * What Redis keeps across a restart (AOF, RDB snapshots, eviction) on every master, read now.
+   * The store also reads it at first use and every minute while it grants leases.
+   */
+  persistence(): Promise<PersistenceReport>;
+  /** `store-not-durable` (told to later listeners too) and `store-reset`; see `IdempotencyStore.onStoreEvent`. */
+  onStoreEvent(listener: (event: StoreEvent) => void): () => void;
   /** Closes the connections the store opened itself (the wake-up subscriber) and stops its sweep. Never the caller's clients. */
   close(): Promise<void>;
 }
 
+export type StoreEvent = Parameters<Parameters<NonNullable<IdempotencyStore['onStoreEvent']>>[0]>[0];
+
 /** Pause between attempts to lock a lease whose previous holder's Redlock lock has not lapsed yet. */
 const LOCK_RETRY_MS = 50;
+/** How old the persistence report may get while the store grants leases before it is read again. */
+const PERSISTENCE_EVERY_MS = 60_000;
+/** Defaults of the reset windows: at least core's default lease and ttl. */
+const MIN_RESET_WINDOW_MS = 60_000;
+const MIN_RESET_UNKNOWN_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The production store: every transition is one Lua script (one round trip), fenced by a token
@@ -50,7 +68,18 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const holds = new Holds();
   const wakeups = new Wakeups(client, commandTimeoutMs);
   const expiredListeners = new Set<(record: IdempotencyRecord) => void>();
+  const storeListeners = new Set<(event: StoreEvent) => void>();
   let sweeper: NodeJS.Timeout | undefined;
+  const epochs = new EpochTracker();
+  /** Until when (Redis time) the last `store-reset` told listeners: one event per loss, not one per key. */
+  let resetToldUntil = 0;
+  /** The longest lease and ttl asked for: the default reset windows. */
+  let longestLeaseMs = 0;
+  let longestTtlMs = 0;
+  let persistence: { report: PersistenceReport; at: number } | undefined;
+  let inspecting: Promise<PersistenceReport> | undefined;
+  /** Set while the last report said "not durable": later listeners are told too. */
+  let notDurable: string | undefined;
 
   const keys = (key: string): KeySet => keysFor(keyPrefix, key);
   const owned = (k: KeySet) => [k.record, k.sequence, k.marker];
@@ -129,19 +158,158 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       staleAfter: record.expiresAt,
     };
     holds.set(key, token, hold);
-    if (!leases) return;
+    if (!leases && !config.durability) return;
     try {
-      hold.lock = await lockLease(key, leaseMs);
+      await confirm(keys(key), key);
+      if (leases) hold.lock = await lockLease(key, leaseMs);
     } catch (error) {
       holds.take(key, token);
-      // Fail closed: nothing may be sent without the quorum lease. A fresh reservation is given
-      // back; a taken-over record goes (back) to unknown, since an earlier attempt may have run.
+      // Fail closed: nothing may be sent without a confirmed grant and the quorum lease. A fresh
+      // reservation is given back; a taken-over record goes (back) to unknown, since an earlier
+      // attempt may have run.
       const undo =
         record.attempts > 1
-          ? store.markUnknown(key, token, 'the Redlock lease could not be locked', ttlMs)
+          ? store.markUnknown(key, token, 'the lease could not be confirmed or locked', ttlMs)
           : store.release(key, token);
       await undo.catch(() => undefined);
       throw error;
+    }
+  }
+
+  function tell(event: StoreEvent): void {
+    for (const listener of storeListeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's bug must not break a store call.
+      }
+    }
+  }
+
+  /** Reads the persistence settings now; reports a store that turned (or is found) not durable. */
+  function inspect(): Promise<PersistenceReport> {
+    inspecting ??= inspectPersistence(client, commandTimeoutMs)
+      .then((report) => {
+        const wasDurable = persistence ? persistence.report.durable : true;
+        persistence = { report, at: Date.now() };
+        notDurable = report.durable
+          ? undefined
+          : `${report.detail}. A restart would forget every reservation (a re-run would write again): enable AOF (appendonly yes) or RDB snapshots.`;
+        if (notDurable !== undefined && wasDurable) tell({ type: 'store-not-durable', detail: notDurable });
+        return report;
+      })
+      .finally(() => {
+        inspecting = undefined;
+      });
+    return inspecting;
+  }
+
+  /**
+   * Before a grant: what the options require of the Redis. Without requirements the report is only
+   * read (at first use, then every minute) in the background, off the call's path.
+   */
+  async function checkBeforeGrant(): Promise<void> {
+    const needs = config.requireDurable || config.durability?.aof === true;
+    const stale = !persistence || Date.now() - persistence.at > PERSISTENCE_EVERY_MS;
+    if (!needs) {
+      if (stale && !inspecting) inspect().catch(() => undefined);
+      return;
+    }
+    let report = persistence?.report;
+    if (!report) report = await inspect();
+    else if (stale && !inspecting) inspect().catch(() => undefined);
+    if (config.requireDurable && !report.durable) throw new StoreNotDurableError(report);
+    if (config.durability?.aof) {
+      if (compareVersions(report.version, '7.2') < 0) {
+        throw new ConfigError(
+          `durability: 'aof' confirms each reservation with WAITAOF, which needs Redis 7.2 or later; this Redis is ${report.version}. ` +
+            'Nothing was sent. Upgrade Redis, or use durability: { replicas: n } (WAIT).',
+        );
+      }
+      if (!report.aof) {
+        throw new ConfigError(
+          `durability: 'aof' needs AOF on every master (${report.detail}). Nothing was sent. Set appendonly yes, or drop the option.`,
+        );
+      }
+    }
+  }
+
+  /** ARGV tail of a grant: the epoch this instance saw, a fresh id, and the reset windows. */
+  function epochArgs(ekey: string, leaseMs: number, ttlMs: number): (string | number)[] {
+    longestLeaseMs = Math.max(longestLeaseMs, leaseMs);
+    longestTtlMs = Math.max(longestTtlMs, ttlMs);
+    const refuse = config.resetWindowMs ?? Math.max(MIN_RESET_WINDOW_MS, longestLeaseMs);
+    const unknown = config.resetUnknownMs ?? Math.max(MIN_RESET_UNKNOWN_MS, longestTtlMs);
+    return [...epochs.args(ekey), refuse, unknown];
+  }
+
+  /** Takes the epoch off a grant's reply; reports a loss once; refuses during the reset window. */
+  function checkEpoch(reply: Reply, ekey: string, operation: string, key: string): void {
+    const { epoch, found } = takeEpoch(reply);
+    const news = epochs.observe(ekey, epoch, reply.now);
+    const why = describeFinding(found as EpochFinding);
+    if (news && epoch && reply.now >= resetToldUntil) {
+      resetToldUntil = Math.max(epoch.refuseUntil, reply.now + 1);
+      tell({
+        type: 'store-reset',
+        key,
+        detail:
+          `${why}. Grants of keys the store no longer has are refused until ${new Date(epoch.refuseUntil).toISOString()} ` +
+          `and treated as unknown until ${new Date(epoch.unknownUntil).toISOString()} (Redis' clock).`,
+      });
+    }
+    if (reply.outcome === 'reset') {
+      throw new StoreResetError(
+        operation,
+        key,
+        why,
+        reply.now,
+        epoch?.refuseUntil ?? reply.now,
+        epoch?.unknownUntil ?? reply.now,
+      );
+    }
+  }
+
+  /**
+   * `durability`: waits until the grant is on `replicas` replicas (WAIT) and/or fsynced to the AOF
+   * (WAITAOF). Both wait for every earlier write on this connection, the grant included. On Cluster
+   * the command is pipelined behind a read of the record's key, so it runs on the record's master.
+   */
+  async function confirm(k: KeySet, key: string): Promise<void> {
+    const d = config.durability;
+    if (!d) return;
+    const command = d.aof ? ['WAITAOF', 1, d.replicas, d.timeoutMs] : ['WAIT', d.replicas, d.timeoutMs];
+    const [name, ...args] = command as [string, ...number[]];
+    let answer: unknown;
+    try {
+      answer = await bounded(client, { operation: 'confirm', key, timeoutMs: commandTimeoutMs }, async () => {
+        if (!client.isCluster) return client.call(name, ...args);
+        const results = (await client
+          .pipeline()
+          .exists(k.record)
+          .call(name, ...args)
+          .exec()) as [Error | null, unknown][];
+        const [error, value] = results[1]!;
+        if (error) throw error;
+        return value;
+      });
+    } catch (error) {
+      const text = String((error as { cause?: unknown })?.cause ?? error);
+      if (/unknown command|wrong number/i.test(text)) {
+        throw new ConfigError(
+          `durability: ${name} is not supported by this Redis (${text}). Nothing was sent.`,
+        );
+      }
+      throw error;
+    }
+    const [local, replicas] = d.aof ? (answer as [number, number]).map(Number) : [1, Number(answer)];
+    if (local! < 1 || replicas! < d.replicas) {
+      const wanted = d.aof ? `1 local fsync and ${d.replicas} replica(s)` : `${d.replicas} replica(s)`;
+      throw new ReservationNotConfirmedError(
+        'confirm',
+        key,
+        `${[name, ...args].join(' ')} answered ${JSON.stringify(answer)}: wanted ${wanted} within ${d.timeoutMs} ms`,
+      );
     }
   }
 
@@ -162,7 +330,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     keyPrefix,
 
     async reserve(input: ReserveInput): Promise<ReserveResult> {
+      await checkBeforeGrant();
       const k = keys(input.key);
+      const ekey = epochKey(keyPrefix, input.key, client.isCluster);
       const args = [
         input.key,
         input.scope,
@@ -174,16 +344,19 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         input.ttlMs,
         input.providerKey ?? '',
         config.expiredUnknownGraceMs,
+        ...epochArgs(ekey, input.leaseMs, input.ttlMs),
       ];
       // A reservation that lands after we reported the store unavailable is given back: nothing was sent.
       const giveBack = (late: Reply) => {
         if (late.outcome !== 'acquired') return;
+        takeEpoch(late);
         const token = recordFrom(late.rest).fencingToken;
         void call('release', 'release', input.key, owned(k), [token, input.owner, k.channel]).catch(
           () => undefined,
         );
       };
-      const reply = await call('reserve', 'reserve', input.key, [...owned(k), k.gone], args, giveBack);
+      const reply = await call('reserve', 'reserve', input.key, [...owned(k), k.gone, ekey], args, giveBack);
+      checkEpoch(reply, ekey, 'reserve', input.key);
       const record = recordOf(reply);
       if (reply.outcome !== 'acquired') return { acquired: false, record };
       await grant(record, input.owner, input.leaseMs, input.ttlMs);
@@ -242,6 +415,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
 
     async takeOver(key: string, input: TakeOverInput): Promise<TakeOverResult> {
+      await checkBeforeGrant();
+      const ekey = epochKey(keyPrefix, key, client.isCluster);
       const args = [
         input.expectedToken,
         input.expectedStatus,
@@ -254,8 +429,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         input.consumeGrant ? '1' : '0',
         auditJson(input.audit, true),
         config.expiredUnknownGraceMs,
+        ...epochArgs(ekey, input.leaseMs, input.ttlMs),
       ];
-      const reply = await call('takeOver', 'takeOver', key, owned(keys(key)), args);
+      const reply = await call('takeOver', 'takeOver', key, [...owned(keys(key)), ekey], args);
+      checkEpoch(reply, ekey, 'takeOver', key);
       if (reply.outcome === 'gone') return { won: false, record: undefined };
       const record = recordOf(reply);
       if (reply.outcome !== 'won') return { won: false, record };
@@ -347,10 +524,32 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       };
     },
 
+    persistence: inspect,
+
+    onStoreEvent(listener) {
+      storeListeners.add(listener);
+      const known = notDurable;
+      if (known !== undefined) {
+        queueMicrotask(() => {
+          if (storeListeners.has(listener) && notDurable === known) {
+            try {
+              listener({ type: 'store-not-durable', detail: known });
+            } catch {
+              // as in tell()
+            }
+          }
+        });
+      }
+      return () => {
+        storeListeners.delete(listener);
+      };
+    },
+
     async close() {
       clearInterval(sweeper);
       sweeper = undefined;
       expiredListeners.clear();
+      storeListeners.clear();
       wakeups.close();
     },
   };

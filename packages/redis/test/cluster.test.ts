@@ -1,9 +1,9 @@
 import { createIdempotency, type WireResponse } from '@oncely/core';
 import { storeContract } from '@oncely/core/testing';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisStore, redisStore } from '../src/index.js';
-import { keysFor } from '../src/keys.js';
+import { type RedisStore, ReservationNotConfirmedError, redisStore, StoreResetError } from '../src/index.js';
+import { epochKey, keysFor } from '../src/keys.js';
 import { type RedisCluster, startCluster } from './support/redis-server.js';
 
 /** One real 3-master cluster for the whole file, started and destroyed here. */
@@ -85,5 +85,66 @@ describe('cluster key layout', () => {
     expect(sends).toBe(1);
     expect(results.map((r) => r.replayed).sort()).toEqual([false, true]);
     await Promise.all([a.close(), b.close()]);
+  });
+});
+
+describe("cluster: store epoch per slot, WAIT on the record's master", () => {
+  const input = (key: string) => ({
+    key,
+    scope: 's',
+    fingerprint: 'f',
+    method: 'POST',
+    target: 't',
+    owner: 'o',
+    leaseMs: 10_000,
+    ttlMs: 60_000,
+  });
+
+  it("a master that loses its data resets only its own slots' epochs", async () => {
+    const client = await connect();
+    const store = redisStore({ client, keyPrefix: 'creset:', resetWindowMs: 60_000 });
+    const ranges = await client.cluster('SLOTS');
+    const portOf = async (name: string) => {
+      const slot = await client.cluster('KEYSLOT', name);
+      return ranges.find(([from, to]) => slot >= from && slot <= to)![2]![1] as number;
+    };
+    // Two store keys on different masters; each key's epoch key is in the record's own slot.
+    const keys: string[] = [];
+    const ports: number[] = [];
+    for (let i = 0; keys.length < 2; i++) {
+      const key = `cr:${i.toString(16).padStart(64, '0')}`;
+      const port = await portOf(keysFor('creset:', key).record);
+      expect(await portOf(epochKey('creset:', key, true))).toBe(port);
+      if (!ports.includes(port)) {
+        keys.push(key);
+        ports.push(port);
+      }
+    }
+    for (const key of keys) {
+      const { record } = await store.reserve(input(key));
+      await store.release(key, record.fencingToken);
+    }
+    const node = new Redis({ port: ports[0]!, host: '127.0.0.1' });
+    try {
+      await node.flushall();
+    } finally {
+      node.disconnect();
+    }
+    await expect(store.reserve(input(keys[0]!))).rejects.toBeInstanceOf(StoreResetError);
+    expect((await store.reserve(input(keys[1]!))).acquired).toBe(true);
+    await store.close();
+  });
+
+  it("durability { replicas: 1 } runs WAIT on the record's master (no replicas here: refused, given back)", async () => {
+    const store = redisStore({
+      client: await connect(),
+      keyPrefix: 'cwait:',
+      durability: { replicas: 1, timeoutMs: 100 },
+    });
+    const error = await store.reserve(input('cw:1')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ReservationNotConfirmedError);
+    expect((error as Error).message).toMatch(/WAIT 1 100 answered 0/);
+    expect(await store.get('cw:1')).toBeUndefined();
+    await store.close();
   });
 });

@@ -2,7 +2,7 @@ import { ConfigError } from '@oncely/core';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisStore } from '../src/index.js';
-import { keysFor, recordPattern, storeKeyOf } from '../src/keys.js';
+import { epochKey, hashSlot, keysFor, recordPattern, storeKeyOf } from '../src/keys.js';
 import { connectShared } from './support/shared-redis.js';
 
 describe('options and key layout', () => {
@@ -18,6 +18,13 @@ describe('options and key layout', () => {
     [{ commandTimeoutMs: 0 }, /commandTimeoutMs/],
     [{ pollIntervalMs: Number.NaN }, /pollIntervalMs/],
     [{ redlock: { clients: [] } }, /redlock\.clients/],
+    [{ durability: { replicas: 0 } }, /durability\.replicas/],
+    [{ durability: { replicas: 1.5 } }, /durability\.replicas/],
+    [{ durability: { replicas: 1, timeoutMs: 2000 } }, /durability\.timeoutMs/],
+    [{ durability: 'fsync' as never }, /durability must be/],
+    [{ resetWindowMs: -1 }, /resetWindowMs/],
+    [{ resetUnknownMs: Number.NaN }, /resetUnknownMs/],
+    [{ requireDurable: 'yes' as never }, /requireDurable/],
   ])('refuses %o with a ConfigError', (options, message) => {
     expect(() => redisStore({ client, ...options })).toThrow(ConfigError);
     expect(() => redisStore({ client, ...options })).toThrow(message);
@@ -41,6 +48,18 @@ describe('options and key layout', () => {
     expect(odd.record).toBe('p:{we%7Bi%7Dr%25d:x}:rec');
     expect(storeKeyOf('p:', odd.record)).toBe('we{i}r%d:x');
     expect(storeKeyOf('p:', 'other:{x}:rec')).toBeUndefined();
+  });
+
+  it("the epoch key: one per prefix standalone; on Cluster one per slot, in the record's slot", () => {
+    expect(hashSlot('foo')).toBe(12182); // CLUSTER KEYSLOT foo
+    expect(hashSlot('123456789')).toBe(12739); // the CRC16/XMODEM check value, mod 16384
+    expect(epochKey('p:', 'billing:ab12', false)).toBe('p:epoch');
+    for (const key of ['billing:ab12', 'we{i}r%d:x', 'ns:é']) {
+      const tag = /\{([^}]+)\}/.exec(epochKey('p:', key, true))![1]!;
+      const recordTag = /\{([^}]+)\}/.exec(keysFor('p:', key).record)![1]!;
+      expect(hashSlot(tag)).toBe(hashSlot(recordTag));
+      expect(epochKey('p:', key, true)).toMatch(/^p:\{[0-9a-z]+\}:epoch$/);
+    }
   });
 
   it('the SCAN pattern escapes glob characters of the prefix', () => {
