@@ -112,6 +112,10 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
   const config = resolveConfig(options);
   const { store } = config;
   const emit = createEmitter(options.onEvent);
+  // A store that can lose records (Redis without persistence, a flush) says so through this hook.
+  const detachStore = store.onStoreEvent?.((event) =>
+    emit({ type: event.type, key: event.key ?? '', detail: event.detail }),
+  );
   const fetchImpl = options.fetch ?? ((url, init) => fetch(url, init));
   const inflight = new Map<string, { fingerprint: string; promise: Promise<ExecuteResult> }>();
   const detach = store.onExpiredUnknown?.((record) => {
@@ -215,7 +219,9 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
           });
         } catch (error) {
           const failure = asStoreError('reserve', error, derived.key);
-          if (!config.failOpen) throw failure;
+          // A store that knows it lost records (name set by @oncely/redis) must not be bypassed:
+          // failing open there would send exactly the writes whose records were lost.
+          if (!config.failOpen || (error as Error)?.name === 'StoreResetError') throw failure;
           emit({ type: 'fail-open', key: derived.key, message: failure.message });
           return passthrough(request, send);
         }
@@ -731,7 +737,10 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     store,
     namespace: config.namespace,
     maxBodyBytes: config.derive.maxBodyBytes,
-    close: () => detach?.(),
+    close: () => {
+      detach?.();
+      detachStore?.();
+    },
   };
 }
 
