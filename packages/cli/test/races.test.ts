@@ -112,7 +112,8 @@ describe('oncely resolve against a racing engine and a racing operator', () => {
     const responseFile = f.file('op.json', JSON.stringify({ status: 201, headers: {}, body: { id: 'op' } }));
     const racing = readThen(async () => {
       expect(
-        (await run(['resolve', key, '--as', 'completed', '--response-file', responseFile, ...who], f.store)).code,
+        (await run(['resolve', key, '--as', 'completed', '--response-file', responseFile, ...who], f.store))
+          .code,
       ).toBe(0);
     });
     const { code, stderr } = await run(['override', key, ...who], racing);

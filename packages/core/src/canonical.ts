@@ -139,6 +139,10 @@ function parseMediaType(contentType: string): string {
     if (name === 'charset') {
       if (json) continue;
       value = value.toLowerCase();
+      // A form body's default charset is UTF-8 (WHATWG URL): saying so changes nothing (axios adds
+      // it to URLSearchParams bodies, a hand-set header usually omits it).
+      if (essence === 'application/x-www-form-urlencoded' && (value === 'utf-8' || value === 'utf8'))
+        continue;
     }
     params.push(hasValue ? `${name}=${JSON.stringify(value)}` : name);
   }
