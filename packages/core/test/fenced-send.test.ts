@@ -8,6 +8,7 @@ import {
   type OncelyEvent,
 } from '@oncely/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { wrapStore as wrap } from '../src/testing/wrap.js';
 import { charge, deferred, fakeSend, jsonResponse, ok } from './helpers.js';
 
 /**
@@ -15,25 +16,6 @@ import { charge, deferred, fakeSend, jsonResponse, ok } from './helpers.js';
  * is surely the caller's. Delays, blocked event loops and skewed clocks are injected through store
  * wrappers and fake clocks; nothing here waits on real time except a store's own lease expiry.
  */
-
-/** The store's methods as a plain object, so a test can wrap one. */
-function wrap(store: IdempotencyStore, over: Partial<IdempotencyStore> = {}): IdempotencyStore {
-  return {
-    reserve: (i) => store.reserve(i),
-    complete: (k, t, i) => store.complete(k, t, i),
-    release: (k, t) => store.release(k, t),
-    extend: (k, t, l) => store.extend(k, t, l),
-    markUnknown: (k, t, c, ttl) => store.markUnknown(k, t, c, ttl),
-    takeOver: (k, i) => store.takeOver(k, i),
-    get: (k) => store.get(k),
-    waitFor: (k, t, s) => store.waitFor(k, t, s),
-    list: (f) => store.list(f),
-    resolve: (k, r, a, e) => store.resolve(k, r, a, e),
-    grantOverride: (k, g, a, e) => store.grantOverride(k, g, a, e),
-    purgeExpired: () => store.purgeExpired(),
-    ...over,
-  };
-}
 
 function instance(store: IdempotencyStore, options: Omit<IdempotencyOptions, 'store' | 'namespace'> = {}) {
   const events: OncelyEvent[] = [];

@@ -1,4 +1,4 @@
-import type { OutgoingRequest, PreparedRequest, WireResponse } from '@oncely/core';
+import type { Idempotency, OutgoingRequest, PreparedRequest, RequestBody, WireResponse } from '@oncely/core';
 import { vi } from 'vitest';
 
 export const SECRET = 'Bearer sk_live_very_secret_token';
@@ -59,3 +59,24 @@ export function errorWithCode(code: string, message = code): Error {
 }
 
 export const text = (response: WireResponse) => Buffer.from(response.body).toString('utf8');
+
+export const URL_X = 'https://api.example.com/v1/x';
+export const JSON_TYPE = { 'content-type': 'application/json' };
+export const FORM_TYPE = { 'content-type': 'application/x-www-form-urlencoded' };
+
+/** A POST of `body` (JSON by default) to `url`. */
+export function post(
+  body: RequestBody,
+  headers: OutgoingRequest['headers'] = JSON_TYPE,
+  url: string = URL_X,
+): OutgoingRequest {
+  return { method: 'POST', url, headers, body };
+}
+
+/** Sends `first` then `second` through `idem` with one counting send; returns it and both results. */
+export async function sendTwice(idem: Idempotency, first: OutgoingRequest, second: OutgoingRequest) {
+  const send = ok();
+  const a = await idem.execute(first, send);
+  const b = await idem.execute(second, send);
+  return { send, a, b };
+}

@@ -5,19 +5,14 @@ import {
   memoryStore,
   type OutgoingRequest,
   PayloadMismatchError,
-  type RequestBody,
 } from '@oncely/core';
 import { describe, expect, it } from 'vitest';
-import { fakeSend, jsonResponse, ok } from './helpers.js';
+import { FORM_TYPE, fakeSend, JSON_TYPE, jsonResponse, ok, post, sendTwice, URL_X } from './helpers.js';
 
 /**
  * Inputs seen in real traffic that today's key derivation gets wrong: each `it` asserts the correct
  * behaviour. Every test builds its own instance and memory store, so no record leaks between tests.
  */
-
-const URL_X = 'https://api.example.com/v1/x';
-const JSON_TYPE = { 'content-type': 'application/json' };
-const FORM_TYPE = { 'content-type': 'application/x-www-form-urlencoded' };
 
 function setup(options: Omit<IdempotencyOptions, 'namespace' | 'store'> = {}) {
   const store = memoryStore();
@@ -25,21 +20,10 @@ function setup(options: Omit<IdempotencyOptions, 'namespace' | 'store'> = {}) {
   return { store, idem };
 }
 
-function post(
-  body: RequestBody,
-  headers: OutgoingRequest['headers'] = JSON_TYPE,
-  url: string = URL_X,
-): OutgoingRequest {
-  return { method: 'POST', url, headers, body };
-}
-
 /** Sends `first` then `second` through one instance; returns the counting send and both results. */
 async function twice(first: OutgoingRequest, second: OutgoingRequest, options = {}) {
   const { idem, store } = setup(options);
-  const send = ok();
-  const a = await idem.execute(first, send);
-  const b = await idem.execute(second, send);
-  return { send, a, b, store, idem };
+  return { ...(await sendTwice(idem, first, second)), store, idem };
 }
 
 describe('1. JSON numbers keep their digits', () => {

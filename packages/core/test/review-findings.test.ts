@@ -8,21 +8,16 @@ import {
   type OutgoingRequest,
   PayloadMismatchError,
   ReplayUnavailableError,
-  type RequestBody,
 } from '@oncely/core';
 import { describe, expect, it } from 'vitest';
 import { redactHeaderValue } from '../src/secrets.js';
-import { fakeSend, jsonResponse, ok } from './helpers.js';
+import { FORM_TYPE, fakeSend, JSON_TYPE, jsonResponse, ok, post, sendTwice, URL_X } from './helpers.js';
 
 /**
  * Findings of the tenth adversarial review: each `it` asserts the behaviour the governing rule asks
  * for (a missed deduplication at worst, never a wrong or foreign replay). Every test builds its own
  * instance and memory store.
  */
-
-const URL_X = 'https://api.example.com/v1/x';
-const JSON_TYPE = { 'content-type': 'application/json' };
-const FORM_TYPE = { 'content-type': 'application/x-www-form-urlencoded' };
 
 function setup(
   options: Omit<IdempotencyOptions, 'namespace' | 'store'> = {},
@@ -32,21 +27,10 @@ function setup(
   return { store, idem };
 }
 
-function post(
-  body: RequestBody,
-  headers: OutgoingRequest['headers'] = JSON_TYPE,
-  url: string = URL_X,
-): OutgoingRequest {
-  return { method: 'POST', url, headers, body };
-}
-
 /** Sends `first` then `second` through one instance; returns the counting send and both results. */
 async function twice(first: OutgoingRequest, second: OutgoingRequest, options = {}) {
   const { idem, store } = setup(options);
-  const send = ok();
-  const a = await idem.execute(first, send);
-  const b = await idem.execute(second, send);
-  return { send, a, b, store, idem };
+  return { ...(await sendTwice(idem, first, second)), store, idem };
 }
 
 async function expectTwoSends(first: OutgoingRequest, second: OutgoingRequest, options = {}) {

@@ -6,6 +6,7 @@ import {
   StoreUnavailableError,
   type WireResponse,
 } from '@oncely/core';
+import { wrapStore } from '@oncely/core/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
@@ -35,7 +36,7 @@ describe('fencing with a real lease expiry', () => {
     const events: OncelyEvent[] = [];
     // The stale holder's process stalls: its lease extensions never reach Redis.
     const stalled: IdempotencyStore = {
-      ...bind(store),
+      ...wrapStore(store),
       extend: () => Promise.reject(new StoreUnavailableError('extend', new Error('stalled'))),
     };
     const idem = createIdempotency({ store: stalled, lease: '150ms', onEvent: (e) => events.push(e) });
@@ -123,21 +124,3 @@ describe('fencing with a real lease expiry', () => {
     await expect(store.release(key, first.record.fencingToken)).rejects.toBeInstanceOf(LeaseLostError);
   });
 });
-
-/** The store's methods as a plain object (so one can be replaced). */
-function bind(store: IdempotencyStore): IdempotencyStore {
-  return {
-    reserve: (i) => store.reserve(i),
-    complete: (k, t, i) => store.complete(k, t, i),
-    release: (k, t) => store.release(k, t),
-    extend: (k, t, l) => store.extend(k, t, l),
-    markUnknown: (k, t, c, ttl) => store.markUnknown(k, t, c, ttl),
-    takeOver: (k, i) => store.takeOver(k, i),
-    get: (k) => store.get(k),
-    waitFor: (k, t, s) => store.waitFor(k, t, s),
-    list: (f) => store.list(f),
-    resolve: (k, r, a, e) => store.resolve(k, r, a, e),
-    grantOverride: (k, g, a, e) => store.grantOverride(k, g, a, e),
-    purgeExpired: () => store.purgeExpired(),
-  };
-}

@@ -1,1 +1,2 @@
 export { type StoreContractOptions, storeContract } from './contract.js';
+export { wrapStore } from './wrap.js';
