@@ -1,4 +1,4 @@
-import { effectiveStatus, type IdempotencyRecord, type RecordStatus, toMs } from '@oncely/core';
+import { effectiveStatus, type IdempotencyRecord, leaseLive, type RecordStatus, toMs } from '@oncely/core';
 import { UsageError } from './errors.js';
 
 export const STATUSES: readonly RecordStatus[] = ['unknown', 'in_flight', 'completed'];
@@ -106,7 +106,7 @@ export function recordView(
     ...rest,
     storedStatus: record.status,
     status: statusOf(record, now),
-    leaseExpired: record.leaseUntil !== null && record.leaseUntil <= now,
+    leaseExpired: record.leaseUntil !== null && !leaseLive(record, now),
     response: response && responseView(response, options.body === true),
   };
 }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isSecretResponseHeader, type StoredResponse, unsafeHeader } from '@oncely/core';
+import { DEFAULTS, isSecretResponseHeader, type StoredResponse, unsafeHeader } from '@oncely/core';
 import { UsageError } from './errors.js';
 
 /**
@@ -26,7 +26,7 @@ export interface ResponseFile {
 }
 
 /** The engine's default `maxResponseBytes`: a bigger body could not be replayed anyway. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_BODY_BYTES = DEFAULTS.maxResponseBytes;
 
 const FIELDS = new Set(['status', 'statusText', 'headers', 'body', 'bodyBase64']);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -1,3 +1,4 @@
+import { DEFAULTS } from './defaults.js';
 import type { DeriveConfig } from './derive.js';
 import { toMs } from './duration.js';
 import { ConfigError } from './errors.js';
@@ -38,21 +39,21 @@ export interface ResolvedConfig {
 
 /** Validates every option up front: a bad configuration fails at construction, never mid-request. */
 export function resolveConfig(options: IdempotencyOptions): ResolvedConfig {
-  const namespace = options.namespace ?? 'oncely';
+  const namespace = options.namespace ?? DEFAULTS.namespace;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(namespace)) {
     throw new ConfigError(
       `namespace '${namespace}' must be 1-64 characters of letters, digits, '.', '_' or '-'`,
     );
   }
-  const ttlMs = toMs(options.ttl ?? '24h', 'ttl');
-  const leaseMs = toMs(options.lease ?? '60s', 'lease');
+  const ttlMs = toMs(options.ttl ?? DEFAULTS.ttl, 'ttl');
+  const leaseMs = toMs(options.lease ?? DEFAULTS.lease, 'lease');
   checkDurations(ttlMs, leaseMs, 'options');
-  const waitMs = toMs(options.wait?.timeout ?? '30s', 'wait.timeout');
-  const methods = new Set((options.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()));
+  const waitMs = toMs(options.wait?.timeout ?? DEFAULTS.waitTimeout, 'wait.timeout');
+  const methods = new Set((options.methods ?? DEFAULTS.methods).map((m) => m.toUpperCase()));
   const routes = (options.routes ?? []).map((rule, index) => resolveRoute(rule, index, ttlMs, leaseMs));
   const autoPresets = resolveAutoPresets(options.providers);
-  const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
-  const maxResponseBytes = options.maxResponseBytes ?? 1024 * 1024;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULTS.maxResponseBytes;
   for (const [name, value] of [
     ['maxBodyBytes', maxBodyBytes],
     ['maxResponseBytes', maxResponseBytes],
@@ -66,13 +67,13 @@ export function resolveConfig(options: IdempotencyOptions): ResolvedConfig {
     ttlMs,
     leaseMs,
     waitMs,
-    reconcileGraceMs: toMs(options.reconcileGrace ?? '2s', 'reconcileGrace'),
+    reconcileGraceMs: toMs(options.reconcileGrace ?? DEFAULTS.reconcileGrace, 'reconcileGrace'),
     methods,
     routes,
     autoPresets,
     derive: {
       namespace,
-      keyHeader: (options.keyHeader ?? 'idempotency-key').toLowerCase(),
+      keyHeader: (options.keyHeader ?? DEFAULTS.keyHeader).toLowerCase(),
       // Every preset's tenant headers, whether or not a route names the preset: a call to the
       // provider's host without the route is still scoped by them.
       credentialHeaders: new Set(

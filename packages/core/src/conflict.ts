@@ -1,3 +1,4 @@
+import { leaseLive } from './record.js';
 import type { IdempotencyRecord } from './types.js';
 
 /** What the engine does when `reserve` finds an existing record. */
@@ -25,7 +26,7 @@ export const CONFLICT_TABLE: Record<RecordState, { same: ConflictAction; differe
 
 export function recordState(record: IdempotencyRecord, now: number): RecordState {
   if (record.status !== 'in_flight') return record.status;
-  return (record.leaseUntil ?? 0) > now ? 'in_flight_live' : 'in_flight_expired';
+  return leaseLive(record, now) ? 'in_flight_live' : 'in_flight_expired';
 }
 
 export function conflictAction(record: IdempotencyRecord, fingerprint: string, now: number): ConflictAction {

@@ -8,13 +8,15 @@ export {
   wasNotSent,
 } from './classify.js';
 export { CONFLICT_TABLE, type ConflictAction, type RecordState } from './conflict.js';
+export { DEFAULTS } from './defaults.js';
 export { type Duration, toMs } from './duration.js';
 export { createIdempotency, type Idempotency } from './engine.js';
 export * from './errors.js';
 export { EVENT_CHANNEL, type OncelyEvent, type OncelyEventType } from './events.js';
 export { type ProviderPreset, providerPresets, type ResponseMatcher, uuidFrom } from './providers.js';
+export { effectiveStatus, expiredUndecided, isTakeable, leaseLive } from './record.js';
 export { REPLAYED_HEADER } from './responses.js';
 export { isSecretQueryName, isSecretResponseHeader, redactHeaderValue, unsafeHeader } from './secrets.js';
-export { effectiveStatus, type MemoryStore, type MemoryStoreOptions, memoryStore } from './store/memory.js';
+export { type MemoryStore, type MemoryStoreOptions, memoryStore } from './store/memory.js';
 export { normaliseTarget } from './target.js';
 export * from './types.js';

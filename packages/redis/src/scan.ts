@@ -1,4 +1,4 @@
-import type { IdempotencyRecord, ListFilter } from '@oncely/core';
+import { effectiveStatus, expiredUndecided, type IdempotencyRecord, type ListFilter } from '@oncely/core';
 import { bounded, type RedisClient, runScript } from './client.js';
 import { keysFor, markerPatterns, recordPattern, storeKeyOf } from './keys.js';
 import { parseReply, recordFrom } from './record.js';
@@ -36,14 +36,10 @@ export async function* scanRecords(
     seen.add(key);
     const { record, now } = await read(key);
     if (!record) continue;
-    if (filter.status && effective(record, now) !== filter.status) continue;
+    if (filter.status && effectiveStatus(record, now) !== filter.status) continue;
     if (filter.createdBefore !== undefined && record.createdAt >= filter.createdBefore) continue;
     yield record;
   }
-}
-
-function effective(record: IdempotencyRecord, now: number): IdempotencyRecord['status'] {
-  return record.status === 'in_flight' && (record.leaseUntil ?? 0) <= now ? 'unknown' : record.status;
 }
 
 /** Reports (once) each undecided record whose key expired; returns how many were reported. */
@@ -76,7 +72,7 @@ export async function sweepMarkers(
     for (const entry of reply.rest) expired.push(recordFrom(JSON.parse(entry) as string[]));
   }
   // An in_flight record whose lease outlived it expired as in_flight, not as undecided.
-  const undecided = expired.filter((r) => r.status !== 'in_flight' || (r.leaseUntil ?? 0) <= r.expiresAt);
+  const undecided = expired.filter(expiredUndecided);
   for (const record of undecided) report(record);
   return undecided.length;
 }

@@ -7,6 +7,7 @@ import {
   type IdempotencyStore,
   LeaseLostError,
   type ListFilter,
+  leaseLive,
   type Override,
   RecordChangedError,
   RecordNotFoundError,
@@ -460,7 +461,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
           const { record, now } = await read(key);
           const leaseLeft = (record?.leaseUntil ?? 0) - now;
           const left = deadline - Date.now();
-          if (record?.status !== 'in_flight' || leaseLeft <= 0 || left <= 0 || signal?.aborted) return record;
+          if (!record || !leaseLive(record, now) || left <= 0 || signal?.aborted) return record;
           await bell.wait(Math.min(left, leaseLeft + 1, config.pollIntervalMs), signal);
         }
       } finally {

@@ -1,4 +1,4 @@
-import { type AuditEntry, type IdempotencyRecord, RecordNotFoundError } from '@oncely/core';
+import { type AuditEntry, type IdempotencyRecord, leaseLive, RecordNotFoundError } from '@oncely/core';
 import { type Command, flag, singleKey } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { decodeBody, formatTime, recordView, responseView, statusOf } from '../format.js';
@@ -57,7 +57,7 @@ export function describeRecord(record: IdempotencyRecord, now: number, withBody:
   field('lease owner', record.leaseOwner ?? '(none)', '  ');
   if (record.leaseUntil === null) field('lease until', '(no lease)', '  ');
   else {
-    const state = record.leaseUntil <= now ? 'EXPIRED' : 'held';
+    const state = leaseLive(record, now) ? 'held' : 'EXPIRED';
     field('lease until', `${formatTime(record.leaseUntil, now)} ${state}`, '  ');
   }
 

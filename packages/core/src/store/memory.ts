@@ -1,5 +1,6 @@
 import { type Duration, toMs } from '../duration.js';
 import { LeaseLostError, RecordChangedError, RecordNotFoundError } from '../errors.js';
+import { effectiveStatus, isTakeable, leaseLive } from '../record.js';
 import type {
   AuditEntry,
   CompleteInput,
@@ -8,7 +9,6 @@ import type {
   IdempotencyStore,
   ListFilter,
   Override,
-  RecordStatus,
   ReserveInput,
   ReserveResult,
   Resolution,
@@ -27,11 +27,6 @@ export interface MemoryStore extends IdempotencyStore {
   readonly size: number;
   /** Stops the sweep timer. The store keeps working; expired records are then dropped lazily. */
   close(): void;
-}
-
-/** The status a record has for its readers: an `in_flight` record whose lease expired is `unknown`. */
-export function effectiveStatus(record: IdempotencyRecord, now = Date.now()): RecordStatus {
-  return record.status === 'in_flight' && (record.leaseUntil ?? 0) <= now ? 'unknown' : record.status;
 }
 
 /**
@@ -185,7 +180,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const now = Date.now();
       const record = live(key, now);
       if (!record) return { won: false, record: undefined };
-      const takeable = record.status !== 'in_flight' || (record.leaseUntil ?? 0) <= now;
+      const takeable = isTakeable(record, now);
       const expected = record.fencingToken === input.expectedToken && record.status === input.expectedStatus;
       if (!expected || !takeable) return { won: false, record: clone(record) };
       record.status = 'in_flight';
@@ -210,12 +205,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     waitFor(key: string, timeoutMs: number, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
       const now = Date.now();
       const record = live(key, now);
-      if (
-        record?.status !== 'in_flight' ||
-        (record.leaseUntil ?? 0) <= now ||
-        timeoutMs <= 0 ||
-        signal?.aborted
-      ) {
+      if (!record || !leaseLive(record, now) || timeoutMs <= 0 || signal?.aborted) {
         return Promise.resolve(record && clone(record));
       }
       return new Promise((resolve) => {
