@@ -138,3 +138,16 @@ function parseJson(body: Uint8Array): unknown {
     return undefined;
   }
 }
+
+/**
+ * How long the response asks the caller to wait before asking again (`Retry-After`, RFC 9110
+ * §10.2.3: delay-seconds or an HTTP-date), in ms from `now`; `undefined` when it does not say.
+ */
+export function retryAfterMs(response: WireResponse, now = Date.now()): number | undefined {
+  const value = headerValue(response.headers, 'retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  if (!/ GMT$/.test(value)) return undefined; // every HTTP-date form ends so; Date.parse takes far more
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

@@ -10,7 +10,7 @@ import { hashParts } from './hash.js';
 import { type ProviderPreset, parseHeaderValue } from './providers.js';
 import { type ScopeConfig, scopeOf } from './scope.js';
 import { normaliseTarget, userinfoOf } from './target.js';
-import type { Headers, KeyRule, OutgoingRequest, RequestView } from './types.js';
+import type { KeyRule, OutgoingRequest, RequestHeaders, RequestView } from './types.js';
 
 /** Bump only with a migration note: every stored key changes with it (a golden test pins it). */
 const KEY_VERSION = 'oncely/v2';
@@ -41,7 +41,7 @@ export interface Derived {
  * its entries (a name given twice is folded too). Anything else would hide its headers (an own
  * property walk sees none of a `Headers`' entries): `KeyDerivationError`, before anything is sent.
  */
-export function normaliseHeaders(headers: Headers): Record<string, string | undefined> {
+export function normaliseHeaders(headers: RequestHeaders): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   if (headers === undefined || headers === null) return out;
   const proto = typeof headers === 'object' ? Object.getPrototypeOf(headers) : undefined;

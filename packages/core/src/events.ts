@@ -9,7 +9,8 @@ type Base<T extends string> = { type: T; key: string };
 export type OncelyEvent =
   | (Base<'reserved'> & { token: number })
   | Base<'coalesced'>
-  | (Base<'replayed'> & { source: 'store' | 'coalesced' | 'reconcile'; status: number })
+  // A replay from this process' in-flight twin is `coalesced`; one found by reconcile is `reconciled`.
+  | (Base<'replayed'> & { source: 'store'; status: number })
   | (Base<'waiting'> & { token: number })
   | (Base<'sent'> & { attempt: number; token: number })
   | (Base<'completed'> & { status: number; providerReplayed: boolean })
@@ -24,12 +25,12 @@ export type OncelyEvent =
   | (Base<'takeover'> & {
       fromToken: number;
       token: number;
-      previous: 'unknown' | 'lease-expired' | 'completed';
+      previous: 'unknown' | 'lease-expired';
     })
   | (Base<'reconciled'> & { verdict: 'found' | 'absent' | 'undecided' })
   | (Base<'mismatch'> & { by: 'store' | 'provider' })
   | (Base<'override'> & { reason: string; reviewer: string; revision: number; granted: boolean })
-  | (Base<'provider-in-use'> & { status: number; attempt: number })
+  | (Base<'provider-in-use'> & { status: number; attempt: number; delayMs: number })
   | (Base<'redact-failed'> & { message: string })
   | (Base<'store-error'> & { operation: string; message: string })
   | (Base<'fail-open'> & { message: string })

@@ -10,10 +10,17 @@ export {
 export { CONFLICT_TABLE, type ConflictAction, type RecordState } from './conflict.js';
 export { DEFAULTS } from './defaults.js';
 export { type Duration, toMs } from './duration.js';
-export { createIdempotency, type Idempotency } from './engine.js';
+export { createIdempotency } from './engine/index.js';
 export * from './errors.js';
 export { EVENT_CHANNEL, type OncelyEvent, type OncelyEventType } from './events.js';
-export { type ProviderPreset, providerPresets, type ResponseMatcher, uuidFrom } from './providers.js';
+export {
+  definePreset,
+  existingResourceUrl,
+  type ProviderPreset,
+  providerPresets,
+  type ResponseMatcher,
+  uuidFrom,
+} from './providers.js';
 export { effectiveStatus, expiredUndecided, isTakeable, leaseLive } from './record.js';
 export { REPLAYED_HEADER } from './responses.js';
 export { isSecretQueryName, isSecretResponseHeader, redactHeaderValue, unsafeHeader } from './secrets.js';

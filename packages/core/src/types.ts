@@ -4,7 +4,10 @@ import type { ProviderPreset } from './providers.js';
 
 /** Header values as clients hold them; names are matched case-insensitively. */
 export type HeaderValue = string | string[] | number | undefined;
-export type Headers = Record<string, HeaderValue>;
+/** Request headers as a plain object (named so as not to shadow fetch's `Headers` class). */
+export type RequestHeaders = Record<string, HeaderValue>;
+/** @deprecated Use `RequestHeaders`; this name shadowed fetch's global `Headers`. Removed before 1.0. */
+export type Headers = RequestHeaders;
 
 /**
  * The body of an outgoing request as it will go on the wire. Plugins pass bytes or a string;
@@ -19,7 +22,7 @@ export interface OutgoingRequest {
   method: string;
   /** Absolute URL, including the query string. */
   url: string;
-  headers: Headers;
+  headers: RequestHeaders;
   body?: RequestBody;
   /** Content type of the body; taken from the `content-type` header when absent. */
   contentType?: string | undefined;
@@ -108,8 +111,7 @@ export type AuditAction =
   | 'override-granted'
   | 'unknown'
   | 'reconciled'
-  | 'resolved-completed'
-  | 'lease-expired';
+  | 'resolved-completed';
 
 export interface AuditEntry {
   at: number;
@@ -330,10 +332,13 @@ export interface RouteRule {
   ttl?: Duration | undefined;
   lease?: Duration | undefined;
   /** Decides an `unknown` outcome without a blind re-send, e.g. by looking the resource up. */
-  reconcile?:
-    | ((ctx: ReconcileContext) => Promise<ReconcileVerdict | undefined> | ReconcileVerdict | undefined)
-    | undefined;
+  reconcile?: ReconcileHook | undefined;
 }
+
+/** A route's reconcile hook: asks the provider what became of an attempt whose outcome is unknown. */
+export type ReconcileHook = (
+  ctx: ReconcileContext,
+) => Promise<ReconcileVerdict | undefined> | ReconcileVerdict | undefined;
 
 /** A read-only view of the request given to scope functions, key functions and reconcile hooks. */
 export interface RequestView {
@@ -414,4 +419,25 @@ export interface IdempotencyOptions {
   fetch?:
     | ((url: string, init: { method: 'GET'; headers: Record<string, string> }) => Promise<Response>)
     | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine
+
+export interface Idempotency {
+  /** Runs one request through the lifecycle: reserve → send → classify → record (or replay, wait, reconcile). */
+  execute(request: OutgoingRequest, send: Send, options?: ExecuteOptions): Promise<ExecuteResult>;
+  /** Whether `execute` would guard this request (plugins use it to leave other requests untouched). */
+  isGuarded(method: string, url: string, options?: ExecuteOptions): boolean;
+  /** The key and fingerprint `execute` would use, or `undefined` when the request is not guarded. */
+  keyFor(
+    request: OutgoingRequest,
+    options?: ExecuteOptions,
+  ): { key: string; fingerprint: string } | undefined;
+  readonly store: IdempotencyStore;
+  readonly namespace: string;
+  /** Bodies up to this many bytes are canonicalised; plugins buffer one-shot bodies to the same cap. */
+  readonly maxBodyBytes: number;
+  /** Detaches from the store's expiry notifications. The store itself belongs to the caller. */
+  close(): void;
 }
