@@ -4,6 +4,7 @@ import { toMs } from './duration.js';
 import { ConfigError } from './errors.js';
 import { checkPreset, type ProviderPreset, providerPresets, resolvePreset } from './providers.js';
 import { type CompiledRoute, compileRoute } from './routes.js';
+import { sdkKeyMatcher } from './sdk-keys.js';
 import { createSealer, type Sealer } from './seal.js';
 import { memoryStore } from './store/memory.js';
 import type { IdempotencyOptions, IdempotencyStore, RouteRule } from './types.js';
@@ -89,6 +90,7 @@ export function resolveConfig(options: IdempotencyOptions): ResolvedConfig {
       ),
       maxBodyBytes,
       scope: options.scope,
+      isSdkKey: sdkKeyMatcher(sdkKeyOption(options.sdkKeys)),
     },
     maxResponseBytes,
     sensitiveResponseHeaders: new Set(
@@ -159,4 +161,15 @@ function checkDurations(ttlMs: number, leaseMs: number, where: string): void {
     );
   }
   if (ttlMs > MAX_TTL_MS) throw new ConfigError(`${where}: ttl must be at most 90d (got ${ttlMs} ms)`);
+}
+
+function sdkKeyOption(value: IdempotencyOptions['sdkKeys']): ReadonlyArray<string | RegExp> {
+  if (value === undefined) return [];
+  if (
+    !Array.isArray(value) ||
+    !value.every((p) => (typeof p === 'string' && p !== '') || p instanceof RegExp)
+  ) {
+    throw new ConfigError('sdkKeys must be an array of non-empty key prefixes (strings) or RegExps');
+  }
+  return value;
 }

@@ -18,6 +18,8 @@ const KEY_VERSION = 'oncely/v2';
 export interface DeriveConfig extends ScopeConfig {
   namespace: string;
   maxBodyBytes: number;
+  /** Whether a key header's value is one an SDK generated per call (sdk-keys.ts). */
+  isSdkKey: (value: string) => boolean;
 }
 
 export interface Derived {
@@ -31,6 +33,11 @@ export interface Derived {
   target: string;
   /** The caller's explicit key, if any (it also becomes the provider key). */
   explicitKey: string | undefined;
+  /**
+   * A per-call key an SDK put in a key header (`stripe-node-retry-…`): not the operation's key.
+   * The header is rewritten with oncely's stable key before sending (engine/provider-key.ts).
+   */
+  sdkKey: { header: string; value: string } | undefined;
   view: RequestView;
   body: CanonicalBody | undefined;
 }
@@ -102,7 +109,10 @@ export function derive(
     bodyError = error;
   }
   const view = requestView(method, target, headers, body);
-  const explicitKey = explicitOption ?? explicitFromRequest(headers, body, config.keyHeader, preset);
+  const fromRequest =
+    explicitOption === undefined ? explicitFromRequest(headers, body, config, preset) : undefined;
+  const sdkKey = fromRequest && 'sdk' in fromRequest ? fromRequest.sdk : undefined;
+  const explicitKey = explicitOption ?? (fromRequest && 'key' in fromRequest ? fromRequest.key : undefined);
   if (explicitKey !== undefined && explicitKey.trim() === '')
     throw new KeyDerivationError('The explicit key is empty');
 
@@ -140,6 +150,7 @@ export function derive(
     method,
     target,
     explicitKey,
+    sdkKey,
     view,
     body,
   };
@@ -158,22 +169,36 @@ function mediaOf(contentType: string | undefined, body: CanonicalBody | undefine
   return body?.kind === 'form' ? 'application/x-www-form-urlencoded' : '';
 }
 
+/**
+ * The key the request itself carries: the preset's header or body field, else the key header.
+ * A header value an SDK generated per call is reported as `sdk`, never taken as the key.
+ */
 function explicitFromRequest(
   headers: Record<string, string | undefined>,
   body: CanonicalBody | undefined,
-  keyHeader: string,
+  config: DeriveConfig,
   preset: ProviderPreset | undefined,
-): string | undefined {
+): { key: string } | { sdk: { header: string; value: string } } | undefined {
+  let sdk: { header: string; value: string } | undefined;
+  const fromHeader = (header: string, read: (value: string) => string) => {
+    const value = headers[header];
+    if (value === undefined) return undefined;
+    const key = read(value);
+    if (!config.isSdkKey(key)) return { key };
+    sdk ??= { header, value };
+    return undefined;
+  };
   if (preset && 'header' in preset.carry) {
-    const value = headers[preset.carry.header.toLowerCase()];
-    if (value !== undefined) return parseHeaderValue(value, preset.carry.format);
+    const { header, format } = preset.carry;
+    const found = fromHeader(header.toLowerCase(), (value) => parseHeaderValue(value, format));
+    if (found) return found;
   }
   if (preset && 'bodyField' in preset.carry && body?.parsed && typeof body.parsed === 'object') {
     const value = (body.parsed as Record<string, unknown>)[preset.carry.bodyField];
-    if (typeof value === 'string') return value;
-    if (Array.isArray(value) && typeof value[0] === 'string') return value[0]; // form body
+    if (typeof value === 'string') return { key: value };
+    if (Array.isArray(value) && typeof value[0] === 'string') return { key: value[0] }; // form body
   }
-  return headers[keyHeader];
+  return fromHeader(config.keyHeader, (value) => value) ?? (sdk ? { sdk } : undefined);
 }
 
 function callKeyFunction(rule: (request: RequestView) => string, view: RequestView): string {

@@ -9,6 +9,8 @@ type Base<T extends string> = { type: T; key: string };
 export type OncelyEvent =
   | (Base<'reserved'> & { token: number })
   | Base<'coalesced'>
+  // An SDK's per-call key (stripe-node-retry-…) was found in `header` and replaced by oncely's stable key.
+  | (Base<'sdk-key-replaced'> & { header: string })
   // A replay from this process' in-flight twin is `coalesced`; one found by reconcile is `reconciled`.
   | (Base<'replayed'> & { source: 'store'; status: number })
   | (Base<'waiting'> & { token: number })

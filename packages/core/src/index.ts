@@ -23,6 +23,7 @@ export {
 } from './providers.js';
 export { effectiveStatus, expiredUndecided, isTakeable, leaseLive } from './record.js';
 export { REPLAYED_HEADER } from './responses.js';
+export { SDK_KEY_PREFIXES } from './sdk-keys.js';
 export { isSecretQueryName, isSecretResponseHeader, redactHeaderValue, unsafeHeader } from './secrets.js';
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from './store/memory.js';
 export { normaliseTarget } from './target.js';

@@ -388,6 +388,12 @@ export interface IdempotencyOptions {
   volatileHeaders?: string[] | undefined;
   /** Caller-set header that carries an explicit key. Default `'idempotency-key'`. */
   keyHeader?: string | undefined;
+  /**
+   * Keys that an SDK generates per call, as prefixes or patterns, on top of the built-in
+   * `SDK_KEY_PREFIXES` (`stripe-node-retry-`, `stainless-node-retry-`). Such a key in the key
+   * header (or the preset's) is not the operation's key: oncely derives one and sends it instead.
+   */
+  sdkKeys?: ReadonlyArray<string | RegExp> | undefined;
   /** Bodies larger than this cannot be canonicalised (explicit key needed). Default 4 MiB. */
   maxBodyBytes?: number | undefined;
   /** Stored response bodies larger than this are dropped (replay then fails clearly). Default 1 MiB. */

@@ -82,6 +82,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     if (!plan) return passthrough(request, send);
     const derived = derive(request, config.derive, plan.route?.rule.key, plan.preset, opts.key);
     checkCarry(plan.preset, derived);
+    if (derived.sdkKey) emit({ type: 'sdk-key-replaced', key: derived.key, header: derived.sdkKey.header });
     const op: Operation = {
       engine,
       derived,

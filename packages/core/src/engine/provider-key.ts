@@ -11,9 +11,15 @@ import type { Operation, Plan } from './operation.js';
  * revision), and where it goes on the wire (a header, or a field of the body), as the preset says.
  */
 
-/** The key the provider sees for this revision of the record, or `undefined` without a preset. */
+/**
+ * The key the provider sees for this revision of the record: the preset's form of it, or — where
+ * an SDK put a per-call key in a header and no preset says more — our hash (`-r<n>` after an
+ * override), so every run sends one stable key. `undefined`: nothing to carry.
+ */
 export function providerKeyOf(plan: Plan, derived: Derived, revision: number): string | undefined {
-  return plan.preset ? providerKeyFor(plan.preset, derived.hash, derived.explicitKey, revision) : undefined;
+  if (plan.preset) return providerKeyFor(plan.preset, derived.hash, derived.explicitKey, revision);
+  if (derived.sdkKey) return revision > 0 ? `${derived.hash}-r${revision}` : derived.hash;
+  return undefined;
 }
 
 /** The request as it is sent: the provider's key where the preset says, a header or a body field. */
@@ -27,8 +33,11 @@ export function prepare(op: Operation, providerKey: string | undefined, attemptN
     key: derived.key,
     attempt: attemptNo,
   };
+  if (providerKey === undefined) return prepared;
+  // The SDK's per-call key is overwritten with the stable one (the preset's header may be the same).
+  if (derived.sdkKey) prepared.setHeaders[derived.sdkKey.header] = providerKey;
   const carry = op.plan.preset?.carry;
-  if (!carry || providerKey === undefined) return prepared;
+  if (!carry) return prepared;
   if ('header' in carry) {
     prepared.setHeaders[carry.header.toLowerCase()] = formatHeaderValue(providerKey, carry.format);
   } else if (bodyFieldValue(derived, carry.bodyField) !== providerKey) {
