@@ -1,0 +1,75 @@
+import { createIdempotency, type Idempotency, type OncelyEvent } from '@oncely/core';
+import { type Emulator, type Served, serve, stripeLike } from '@oncely/msw';
+
+/*
+ * The real SDKs against a local provider that commits every write and then drops a share of the
+ * responses (seeded, so every run drops the same ones). Counting what the provider wrote is the
+ * measure: a job of N operations, re-run or run twice at once, must write N times in all.
+ */
+
+/** A seeded random source (mulberry32): the same drops on every run of the suite. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Provider {
+  emulator: Emulator;
+  served: Served;
+  url: string;
+  /** Writes committed on this path (`/v1/customers`). */
+  writes(path?: string): number;
+  close(): Promise<void>;
+}
+
+/** A Stripe-like provider on a real port; `dropAfterCommit` of the responses are lost. */
+export async function stripeLikeProvider(dropAfterCommit: number, seed = 7): Promise<Provider> {
+  const origin = 'https://api.stripe.com';
+  const emulator = stripeLike({ baseUrl: origin, faults: { dropAfterCommit }, random: seeded(seed) });
+  const served = await serve(emulator.handlers, { origin });
+  return {
+    emulator,
+    served,
+    url: served.url,
+    writes: (path) => emulator.written().filter((w) => path === undefined || w.path === path).length,
+    close: () => served.close(),
+  };
+}
+
+/** The README's configuration for a provider reached at `url`, with the events kept for counting. */
+export function oncelyFor(url: string, provider?: string): { idem: Idempotency; events: OncelyEvent[] } {
+  const events: OncelyEvent[] = [];
+  const idem = createIdempotency({
+    routes: [{ match: `POST ${url}/*`, ...(provider ? { provider } : {}) }],
+    onEvent: (event) => events.push(event),
+  });
+  return { idem, events };
+}
+
+/** Runs `task(i)` for i in [0, n) with at most `width` at once; returns the failures. */
+export async function pool(
+  n: number,
+  width: number,
+  task: (i: number) => Promise<unknown>,
+): Promise<unknown[]> {
+  const failures: unknown[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      try {
+        await task(i);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
+  return failures;
+}
