@@ -1,0 +1,110 @@
+import { retry } from '@octokit/plugin-retry';
+import { Octokit } from '@octokit/rest';
+import { serve } from '@oncely/msw';
+import { HttpResponse, http } from 'msw';
+import { afterEach, describe, expect, it } from 'vitest';
+import { oncelyFetch, REFUSAL_HEADER } from '../../packages/undici/src/oncely-fetch.js';
+import { oncelyFor, pool, seeded } from './support.js';
+
+// @octokit/rest 22 with plugin-retry: it retries every status >= 400 except 400, 401, 403, 404,
+// 410, 422, 451 — so a refusal answered as a thrown network error would be retried 3 times.
+
+const ORIGIN = 'https://api.github.com';
+let close: (() => Promise<void>) | undefined;
+afterEach(() => close?.());
+
+async function fakeGitHub(drop: number) {
+  const random = seeded(5);
+  const issues: Array<{ number: number; title: string }> = [];
+  const handlers = [
+    http.post(`${ORIGIN}/repos/:owner/:repo/issues`, async ({ request }) => {
+      const body = (await request.json()) as { title: string };
+      const issue = { number: issues.length + 1, title: body.title };
+      issues.push(issue);
+      if (random() < drop) return HttpResponse.error();
+      return HttpResponse.json(issue, {
+        status: 201,
+        headers: { 'x-github-request-id': `gh-${issue.number}` },
+      });
+    }),
+  ];
+  const served = await serve(handlers, { origin: ORIGIN });
+  close = () => served.close();
+  return { url: served.url, issues };
+}
+
+const RetryingOctokit = Octokit.plugin(retry);
+function client(url: string, fetchFn?: typeof fetch) {
+  return new RetryingOctokit({
+    auth: 'ghp_oncely',
+    baseUrl: url,
+    retry: { retryAfterBaseValue: 1 }, // the plugin's pause, in ms: keeps the control fast
+    request: fetchFn ? { fetch: fetchFn } : {},
+  });
+}
+
+const OPS = 100;
+const job = (gh: InstanceType<typeof RetryingOctokit>) =>
+  pool(OPS, 20, (i) => gh.rest.issues.create({ owner: 'o', repo: 'r', title: `task ${i}` }));
+
+describe('@octokit/rest 22 + plugin-retry through oncelyFetch', () => {
+  it('bare: retries and re-runs open duplicate issues (the control)', async () => {
+    const fake = await fakeGitHub(0.3);
+    const gh = client(fake.url);
+    await job(gh);
+    await job(gh);
+    expect(fake.issues.length).toBeGreaterThan(OPS * 2);
+  });
+
+  it('0 extra issues on a re-run and on two concurrent runs; refusals are not retried', async () => {
+    const fake = await fakeGitHub(0.3);
+    const { idem } = oncelyFor(fake.url);
+    let refusals = 0;
+    const guarded = oncelyFetch(idem);
+    const counted = (async (input: string | URL | Request, init?: RequestInit) => {
+      const response = await guarded(input, init);
+      if (response.headers.get(REFUSAL_HEADER)) refusals++;
+      return response;
+    }) as typeof fetch;
+    const gh = client(fake.url, counted);
+
+    const failed = await job(gh);
+    for (const error of failed) expect(error).toMatchObject({ status: 422 });
+    const rerun = await job(gh);
+    const [a, b] = await Promise.all([job(gh), job(client(fake.url, counted))]);
+    expect(fake.issues.length).toBe(OPS);
+    expect(refusals).toBe(failed.length + rerun.length + a.length + b.length);
+  });
+
+  it("refusals: 'throw' (a network error to octokit) is retried: the wasted attempts the default avoids", async () => {
+    const fake = await fakeGitHub(0.3);
+    const { idem } = oncelyFor(fake.url);
+    const guarded = oncelyFetch(idem, { refusals: 'throw' });
+    let rejected = 0;
+    const counted = (async (input: string | URL | Request, init?: RequestInit) => {
+      try {
+        return await guarded(input, init);
+      } catch (error) {
+        rejected++;
+        throw error;
+      }
+    }) as typeof fetch;
+    const failed = await job(client(fake.url, counted));
+    expect(failed.length).toBeGreaterThan(0);
+    expect(fake.issues.length).toBe(OPS);
+    // plugin-retry's 3 retries per refusal: each failed call was refused 4 times.
+    expect(rejected).toBe(failed.length * 4);
+  });
+
+  it('a replay parses, with the headers octokit reads', async () => {
+    const fake = await fakeGitHub(0);
+    const { idem } = oncelyFor(fake.url);
+    const gh = client(fake.url, oncelyFetch(idem));
+    const first = await gh.rest.issues.create({ owner: 'o', repo: 'r', title: 'once' });
+    const again = await gh.rest.issues.create({ owner: 'o', repo: 'r', title: 'once' });
+    expect(again.status).toBe(201);
+    expect(again.data).toEqual(first.data);
+    expect(again.headers['x-github-request-id']).toBe('gh-1');
+    expect(fake.issues).toHaveLength(1);
+  });
+});
