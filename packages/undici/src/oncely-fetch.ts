@@ -10,10 +10,12 @@ export interface OncelyFetchOptions extends UndiciIdempotencyOptions {
    * How a refusal (`ONCELY_UNKNOWN_OUTCOME`, `ONCELY_PAYLOAD_MISMATCH`, `ONCELY_IN_FLIGHT_TIMEOUT`, `ONCELY_STORE_UNAVAILABLE`,
    * …) reaches the SDK. `'response'` (default): a synthetic `422` the SDKs' retry logic treats as
    * final (`x-should-retry: false`, `stripe-should-retry: false`; octokit and Slack do not retry
-   * a 422), so a refusal is not retried as if it were a network error. `'throw'`: fetch rejects
-   * with `TypeError('fetch failed')` whose `cause` is the oncely error, as undici's fetch does.
+   * a 422), so a refusal is not retried as if it were a network error. `'slack'`: Slack's own
+   * form, `200 { ok: false, error: 'oncely_<code>' }` — @slack/web-api retries every non-200
+   * (and every thrown error) for up to 30 minutes, but never an `ok: false`. `'throw'`: fetch
+   * rejects with `TypeError('fetch failed')` whose `cause` is the oncely error, as undici's does.
    */
-  refusals?: 'response' | 'throw' | undefined;
+  refusals?: 'response' | 'slack' | 'throw' | undefined;
 }
 
 /** On a refusal response: the oncely error code (`ONCELY_PAYLOAD_MISMATCH`, …). */
@@ -43,20 +45,22 @@ export function oncelyFetch(idem: Idempotency, options: OncelyFetchOptions = {})
         dispatcher: composed,
       } as never)) as unknown as Response;
     } catch (error) {
-      const refusal = refusals === 'response' ? oncelyErrorOf(error) : undefined;
+      const refusal = refusals === 'throw' ? undefined : oncelyErrorOf(error);
       if (!refusal) throw error;
-      return refusalResponse(refusal);
+      return refusalResponse(refusal, refusals === 'slack');
     }
   };
   // openai probes `fetch.Response` with the global FormData to see whether uploads work.
   return Object.assign(guardedFetch, { Response: globalThis.Response }) as unknown as typeof fetch;
 }
 
-/** The refusal as a response no SDK retries: a 422 with the code in a header and an error body. */
-function refusalResponse(error: IdempotencyError): Response {
-  const body = { error: { type: 'oncely_error', code: error.code, message: error.message } };
+/** The refusal as a response no SDK retries: a 422 (Slack: an `ok: false`) with the code in a header. */
+function refusalResponse(error: IdempotencyError, slack: boolean): Response {
+  const body = slack
+    ? { ok: false, error: error.code.toLowerCase(), message: error.message }
+    : { error: { type: 'oncely_error', code: error.code, message: error.message } };
   return new globalThis.Response(JSON.stringify(body), {
-    status: REFUSAL_STATUS,
+    status: slack ? 200 : REFUSAL_STATUS,
     headers: {
       'content-type': 'application/json',
       [REFUSAL_HEADER]: error.code,
