@@ -105,6 +105,13 @@ export class ConfigError extends IdempotencyError {
   }
 }
 
+/** A one-shot request body yielded a chunk that is neither text nor bytes. Nothing was sent. */
+export class BodyChunkError extends ConfigError {
+  constructor(chunk: unknown) {
+    super(`Request body chunks must be strings or bytes, got ${chunk === null ? 'null' : typeof chunk}`);
+  }
+}
+
 /** The operation completed, but its response was not stored (too large), so it cannot be replayed. Nothing was sent. */
 export class ReplayUnavailableError extends IdempotencyError {
   readonly status: number;
