@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { BodyChunkError } from '../errors.js';
+import { BodyChunkError, ConfigError } from '../errors.js';
 import type { RequestBody } from '../types.js';
 
 /** The request body twice: what core derives the key from, and what goes on the wire. */
@@ -22,6 +22,9 @@ export type BodyReads = 'iterables' | 'all';
 
 const NONE: ReadBody = { identity: undefined, wire: undefined, oneShot: false };
 
+/** The rests of over-cap bodies handed on: read again (a client's retry), they would send an empty body. */
+const handedOn = new WeakSet<object>();
+
 /**
  * Buffers what `reads` allows, up to `maxBytes`, so every attempt re-sends the same bytes. Over the
  * cap nothing is lost: the body goes on as a one-shot body (the bytes read, then the rest unread),
@@ -33,6 +36,11 @@ export async function readBody(body: unknown, maxBytes: number, reads: BodyReads
   if (ArrayBuffer.isView(body)) return bytes(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
   if (body instanceof ArrayBuffer) return bytes(new Uint8Array(body));
   if (typeof body !== 'object') return oneShot(body);
+  if (handedOn.has(body)) {
+    throw new ConfigError(
+      `This request body was over the ${maxBytes}-byte buffering cap (maxBodyBytes), so it was sent unread and cannot be sent again`,
+    );
+  }
   if (reads === 'iterables' && isStreamOrForm(body)) return oneShot(body);
   if (body instanceof Blob) {
     return body.size <= maxBytes ? bytes(new Uint8Array(await body.arrayBuffer())) : oneShot(body);
@@ -98,7 +106,11 @@ async function drain(iterator: AnyIterator, maxBytes: number): Promise<ReadBody>
     const chunk = toBytes(next.value);
     chunks.push(chunk);
     size += chunk.byteLength;
-    if (size > maxBytes) return oneShot(rest(chunks, iterator));
+    if (size > maxBytes) {
+      const remainder = rest(chunks, iterator);
+      handedOn.add(remainder);
+      return oneShot(remainder);
+    }
   }
 }
 
