@@ -2,11 +2,11 @@ import {
   type ExecuteOptions,
   type Idempotency,
   IdempotencyError,
-  NOT_SENT,
   type PreparedRequest,
   type Send,
   type WireResponse,
 } from '@oncely/core';
+import { applyHeaderEdits, headerEdits, markNotSent, readRequestOptions } from '@oncely/core/plugin';
 import {
   type AxiosAdapter,
   AxiosError,
@@ -52,9 +52,8 @@ export interface AdapterDeps {
 export function idempotentAdapter(deps: AdapterDeps): AxiosAdapter {
   const adapter: AxiosAdapter = async (config) => {
     const inner = getAdapter(deps.original, config);
-    const { key, skip, override } = config.oncely ?? {};
-    const options: ExecuteOptions = { key, skip, override };
     try {
+      const options: ExecuteOptions = readRequestOptions(config.oncely, 'oncely');
       const method = (config.method ?? 'get').toUpperCase();
       const url = deps.fullUrl(config);
       if (!deps.idem.isGuarded(method, url, options)) return await inner(config);
@@ -84,7 +83,7 @@ export function idempotentAdapter(deps: AdapterDeps): AxiosAdapter {
  */
 function attemptConfig(config: InternalAxiosRequestConfig, prepared: PreparedRequest) {
   const headers = new AxiosHeaders(config.headers);
-  for (const [name, value] of Object.entries(prepared.setHeaders)) headers.set(name, value);
+  applyHeaderEdits(headers, headerEdits(prepared));
   const attempt: InternalAxiosRequestConfig = {
     ...config,
     headers,
@@ -93,7 +92,6 @@ function attemptConfig(config: InternalAxiosRequestConfig, prepared: PreparedReq
   };
   if (prepared.body !== undefined) {
     attempt.data = typeof prepared.body === 'string' ? prepared.body : Buffer.from(prepared.body);
-    headers.delete('content-length');
   }
   delete attempt.oncely;
   return attempt;
@@ -104,7 +102,7 @@ function asAttemptError(error: unknown, config: InternalAxiosRequestConfig): unk
   if (!(error instanceof AxiosError)) return error;
   error.config = config;
   if (error.request === undefined && error.response === undefined && PRE_SEND_CODES.has(error.code ?? '')) {
-    Object.defineProperty(error, NOT_SENT, { value: true });
+    markNotSent(error);
   }
   return error;
 }

@@ -1,14 +1,8 @@
-import type { ErrorCode, Override } from '@oncely/core';
+import type { ErrorCode } from '@oncely/core';
+import type { OncelyRequestOptions } from '@oncely/core/plugin';
 
-/** The per-request `oncely` option of an axios config. */
-export interface OncelyRequestOptions {
-  /** The logical key of this operation (wins over derivation; still scoped and fingerprinted). */
-  key?: string | undefined;
-  /** Send this request as is: no key, no store call. */
-  skip?: boolean | undefined;
-  /** Reuse the key with a different payload, recorded in the audit trail. */
-  override?: Override | undefined;
-}
+/** The per-request `oncely` option of an axios config (core's plugin kit type, shared by every plugin). */
+export type { OncelyRequestOptions };
 
 /** What oncely did with a response: `response.oncely`. */
 export interface OncelyResponseInfo {

@@ -1,4 +1,4 @@
-import { IdempotencyError } from '@oncely/core';
+import type { IdempotencyError } from '@oncely/core';
 import { AxiosError, type InternalAxiosRequestConfig } from 'axios';
 
 /**
@@ -12,11 +12,4 @@ export function toAxiosError(error: IdempotencyError, config: InternalAxiosReque
   Object.defineProperty(wrapped, 'cause', { value: error, writable: true, configurable: true });
   wrapped.oncelyCode = error.code;
   return wrapped;
-}
-
-/** The oncely error behind an axios error, if oncely refused the call. */
-export function oncelyErrorOf(error: unknown): IdempotencyError | undefined {
-  if (error instanceof IdempotencyError) return error;
-  if (!(error instanceof AxiosError)) return undefined;
-  return error.cause instanceof IdempotencyError ? error.cause : undefined;
 }

@@ -1,3 +1,3 @@
+export { findOncelyError as oncelyErrorOf } from '@oncely/core/plugin';
 export type { OncelyRequestOptions, OncelyResponseInfo } from './augment.js';
-export { oncelyErrorOf } from './errors.js';
 export { withIdempotency } from './install.js';

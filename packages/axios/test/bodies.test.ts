@@ -1,5 +1,6 @@
+import type { AxiosError } from 'axios';
 import { describe, expect, it } from 'vitest';
-import { useFakeServer } from './harness.js';
+import { rejection, useFakeServer } from './harness.js';
 
 /** The adapter sees the body after transformRequest: every way of writing one payload is one operation. */
 describe('request bodies', () => {
@@ -25,6 +26,22 @@ describe('request bodies', () => {
     expect(b.oncely?.replayed).toBe(true);
     expect(server().writes()).toBe(1);
     expect(server().requests()[0]?.headers['content-type']).toMatch(/x-www-form-urlencoded/);
+  });
+
+  it("core's maxBodyBytes is the cap: a body over it needs a key (nothing sent without), and is sent once with one", async () => {
+    const { instance } = client({}, { maxBodyBytes: 8 });
+    const refused = await rejection(instance.post('/plain/orders', { amount: 12345 }));
+    expect((refused as AxiosError).oncelyCode).toBe('ONCELY_KEY_DERIVATION');
+    expect(server().requests()).toHaveLength(0);
+    const keyed = { oncely: { key: 'capped-1' } };
+    await instance.post('/plain/orders', { amount: 12345 }, keyed);
+    const again = await instance.post('/plain/orders', { amount: 12345 }, keyed);
+    expect(again.oncely?.replayed).toBe(true);
+    expect(
+      server()
+        .requests()
+        .map((r) => r.body.toString()),
+    ).toEqual(['{"amount":12345}']);
   });
 
   it('a Uint8Array body is guarded by its bytes', async () => {

@@ -13,17 +13,48 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * Every oncely error carries the names of its classes under this registered symbol. Two copies of
+ * core (a plugin resolving its own) have two sets of classes; `instanceof` compares brands, so an
+ * error thrown by one copy is still recognised by the other, class by class.
+ */
+const ERROR_BRAND = Symbol.for('oncely.error');
+
 /** Base class of every error oncely throws. `key` is the store key (a hash), never a secret. */
 export class IdempotencyError extends Error {
   readonly code: ErrorCode;
   readonly key: string | undefined;
+
+  /** True for instances of this class from any copy of core: the value is branded with this class's name. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class right of `instanceof`, a subclass included
+    return isBrandedInstance(this, value);
+  }
 
   constructor(code: ErrorCode, message: string, options: { key?: string | undefined; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.key = options.key;
+    // Non-enumerable, so loggers and JSON do not show it.
+    Object.defineProperty(this, ERROR_BRAND, { value: classNames(new.target) });
   }
+}
+
+function isBrandedInstance(target: abstract new (...args: never[]) => unknown, value: unknown): boolean {
+  if (Function.prototype[Symbol.hasInstance].call(target, value)) return true;
+  const brand = (value as { [ERROR_BRAND]?: unknown } | null | undefined)?.[ERROR_BRAND];
+  return Array.isArray(brand) && brand.includes(target.name);
+}
+
+/** The names of a class and its ancestors up to `IdempotencyError`: a `LeaseLostError` is no `PayloadMismatchError`. */
+function classNames(target: abstract new (...args: never[]) => unknown): readonly string[] {
+  const names: string[] = [];
+  for (let current: unknown = target; current !== Error && typeof current === 'function'; ) {
+    names.push(current.name);
+    current = Object.getPrototypeOf(current);
+  }
+  return Object.freeze(names);
 }
 
 /** The key was used before with a different payload. Nothing was sent. */
@@ -102,6 +133,13 @@ export class LeaseLostError extends IdempotencyError {
 export class ConfigError extends IdempotencyError {
   constructor(message: string) {
     super(ErrorCode.Config, message);
+  }
+}
+
+/** A one-shot request body yielded a chunk that is neither text nor bytes. Nothing was sent. */
+export class BodyChunkError extends ConfigError {
+  constructor(chunk: unknown) {
+    super(`Request body chunks must be strings or bytes, got ${chunk === null ? 'null' : typeof chunk}`);
   }
 }
 

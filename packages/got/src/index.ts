@@ -1,3 +1,3 @@
+export { findOncelyError as oncelyErrorOf, isReplayed } from '@oncely/core/plugin';
 export { type OncelyRequestOptions, oncely } from './context.js';
-export { isReplayed, oncelyErrorOf } from './errors.js';
 export { type GotPluginOptions, idempotency } from './plugin.js';

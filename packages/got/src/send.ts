@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { NOT_SENT, type PreparedRequest, type WireResponse } from '@oncely/core';
+import type { PreparedRequest, WireResponse } from '@oncely/core';
+import { editHeaderPairs, headerEdits, markNotSent } from '@oncely/core/plugin';
 import got, { type Hooks, type NormalizedOptions, Options, type Response } from 'got';
 
 /** The network attempt is the whole request: no hook may run twice, got's retry belongs to the outer call. */
@@ -23,6 +24,9 @@ const gotWithOptions = got as unknown as (
   defaults: Options,
 ) => Promise<Response<Buffer>>;
 
+/** What one attempt sends: bytes got can send again, or (over the buffering cap) the one-shot rest. */
+export type SendBody = string | Uint8Array | AsyncIterable<Uint8Array> | undefined;
+
 const DECODED_ENCODINGS = new Set(['gzip', 'deflate', 'br', 'zstd']);
 
 /**
@@ -34,7 +38,7 @@ const DECODED_ENCODINGS = new Set(['gzip', 'deflate', 'br', 'zstd']);
 export async function sendAttempt(
   options: NormalizedOptions,
   prepared: PreparedRequest,
-  body: string | Uint8Array | undefined,
+  body: SendBody,
 ): Promise<WireResponse> {
   throwIfAborted(options.signal as AbortSignal | undefined);
   const attempt = attemptOptions(options, prepared, body);
@@ -43,11 +47,7 @@ export async function sendAttempt(
 }
 
 /** A copy of the caller's options for one bare network attempt, with core's headers and body. */
-function attemptOptions(
-  options: NormalizedOptions,
-  prepared: PreparedRequest,
-  body: string | Uint8Array | undefined,
-): Options {
+function attemptOptions(options: NormalizedOptions, prepared: PreparedRequest, body: SendBody): Options {
   const attempt = new Options(undefined, undefined, options as unknown as Options);
   attempt.hooks = NO_HOOKS;
   attempt.retry = { ...options.retry, limit: 0, calculateDelay: () => 0 }; // a custom calculateDelay may ignore `limit`
@@ -58,10 +58,9 @@ function attemptOptions(
   attempt.followRedirect = false;
   attempt.cookieJar = undefined; // the caller's request already carries the cookies, and stores new ones
   attempt.cache = false;
-  const headers = { ...options.headers, ...prepared.setHeaders };
-  // A body rewritten by core (provider key in a body field) has another length.
-  if (prepared.body !== undefined) delete headers['content-length'];
-  attempt.headers = headers;
+  attempt.headers = Object.fromEntries(
+    editHeaderPairs(Object.entries(options.headers), headerEdits(prepared)),
+  );
   attempt.body = prepared.body ?? body;
   return attempt;
 }
@@ -70,7 +69,7 @@ function attemptOptions(
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (!signal?.aborted) return;
   const error = new Error('The request was aborted before it was sent');
-  throw Object.assign(error, { name: 'AbortError', code: 'ERR_ABORTED', [NOT_SENT]: true });
+  throw markNotSent(Object.assign(error, { name: 'AbortError', code: 'ERR_ABORTED' }));
 }
 
 /** got hands back the decoded body; the headers must describe those bytes, not the compressed ones. */

@@ -115,13 +115,46 @@ describe('request bodies', () => {
       expect(bodies).toEqual(['{"amount":7}', '{"amount":7}']);
     });
 
-    it('a stream over maxBodyBytes: ONCELY_KEY_DERIVATION, nothing sent', async () => {
+    it('a stream over maxBodyBytes: without a key ONCELY_KEY_DERIVATION, nothing sent; with one sent once, unread', async () => {
       const got = client();
-      const big = Readable.from([Buffer.alloc(3 * 1024 * 1024), Buffer.alloc(3 * 1024 * 1024)]);
+      const big = () => Readable.from([Buffer.alloc(3 * 1024 * 1024, 1), Buffer.alloc(3 * 1024 * 1024, 2)]);
+      const refused = await rejection(got.post('plain/orders', { body: big(), headers: OCTETS }));
+      expect((refused as RequestError).code).toBe('ONCELY_KEY_DERIVATION');
+      expect(fake().requests()).toHaveLength(0);
+      const sent = await got.post('plain/orders', {
+        body: big(),
+        headers: OCTETS,
+        context: oncely({ key: 'big' }),
+      });
+      expect(sent.isFromCache).toBe(false);
+      expect(fake().requests()[0]?.body.byteLength).toBe(6 * 1024 * 1024);
+    });
+
+    it("core's maxBodyBytes is the cap: a 6 MiB stream under a 16 MiB cap is buffered and fingerprinted", async () => {
+      const got = client({ idem: { maxBodyBytes: 16 * 1024 * 1024 } });
+      const context = oncely({ key: 'capped-1' });
+      const stream = (fill: number) =>
+        Readable.from([Buffer.alloc(3 * 1024 * 1024, fill), Buffer.alloc(3 * 1024 * 1024)]);
+      const live = await got.post('plain/orders', { body: stream(1), headers: OCTETS, context });
+      expect(live.isFromCache).toBe(false);
+      // Buffered, the bytes are in the fingerprint: other bytes under the same key are another payload.
+      const other = await rejection(got.post('plain/orders', { body: stream(2), headers: OCTETS, context }));
+      expect((other as RequestError).code).toBe('ONCELY_PAYLOAD_MISMATCH');
+      expect(fake().requests()).toHaveLength(1);
+    });
+
+    it('a chunk that is neither text nor bytes: ONCELY_CONFIG, nothing sent', async () => {
+      const numbers = (async function* () {
+        yield 42;
+      })();
       const error = await rejection(
-        got.post('plain/orders', { body: big, headers: OCTETS, context: oncely({ key: 'big' }) }),
+        client().post('plain/orders', {
+          body: numbers as never,
+          headers: OCTETS,
+          context: oncely({ key: 'n-1' }),
+        }),
       );
-      expect((error as RequestError).code).toBe('ONCELY_KEY_DERIVATION');
+      expect((error as RequestError).code).toBe('ONCELY_CONFIG');
       expect(fake().requests()).toHaveLength(0);
     });
   });

@@ -1,8 +1,9 @@
-import { ConfigError, type ExecuteOptions, type Override } from '@oncely/core';
+import { ConfigError, type Override } from '@oncely/core';
+import { type OncelyRequestOptions, readRequestOptions } from '@oncely/core/plugin';
 import type { HeaderPairs } from './headers.js';
 
 /** Per-request control data: what `execute` accepts, minus the signal (the plugin links that itself). */
-export type OncelyRequestOptions = Pick<ExecuteOptions, 'key' | 'skip' | 'override'>;
+export type { OncelyRequestOptions };
 
 /**
  * Headers whose name starts with this carry control data for requests that cannot pass an
@@ -62,19 +63,7 @@ export function readControl(option: unknown, pairs: HeaderPairs): OncelyRequestO
     }
     set(fromHeaders, decode(lower, Array.isArray(raw) ? raw.join(', ') : raw));
   }
-  return { ...fromHeaders, ...checkOption(option) };
-}
-
-function checkOption(option: unknown): OncelyRequestOptions {
-  if (option === undefined || option === null) return {};
-  if (typeof option !== 'object') throw new ConfigError('The `oncely` dispatch option must be an object');
-  const { key, skip, override } = option as OncelyRequestOptions;
-  if (skip !== undefined && typeof skip !== 'boolean') throw new ConfigError('oncely.skip must be a boolean');
-  const checked: OncelyRequestOptions = {};
-  if (key !== undefined) checked.key = key;
-  if (skip !== undefined) checked.skip = skip;
-  if (override !== undefined) checked.override = override;
-  return checked;
+  return { ...fromHeaders, ...readRequestOptions(option, 'oncely') };
 }
 
 function parseFlag(value: string): boolean {

@@ -44,19 +44,6 @@ export function toRecord(pairs: HeaderPairs): Record<string, HeaderValue> {
   return out;
 }
 
-/** The pairs without the dropped names, then `set` (lower-case names) added or replacing. */
-export function rewriteHeaders(
-  pairs: HeaderPairs,
-  set: Record<string, string>,
-  drop: (lowerName: string) => boolean,
-): HeaderPairs {
-  const kept = pairs.filter(([name]) => {
-    const lower = name.toLowerCase();
-    return !drop(lower) && !(lower in set);
-  });
-  return [...kept, ...Object.entries(set)];
-}
-
 function fromFlat(flat: unknown[]): HeaderPairs {
   const pairs: HeaderPairs = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {

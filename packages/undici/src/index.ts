@@ -1,6 +1,6 @@
 import './augment.js';
 
+export { findOncelyError as oncelyErrorOf, isReplayed } from '@oncely/core/plugin';
 export { CONTROL_HEADER_PREFIX, type OncelyRequestOptions, oncelyHeaders } from './control.js';
-export { isReplayed, oncelyErrorOf } from './errors.js';
 export { idempotency, type UndiciIdempotencyOptions } from './interceptor.js';
 export { InterceptorOrderError } from './send.js';

@@ -1,22 +1,21 @@
 import { stringify } from 'node:querystring';
 import type { Idempotency, OutgoingRequest, PreparedRequest, Send } from '@oncely/core';
+import { editHeaderPairs, headerEdits, type ReadBody } from '@oncely/core/plugin';
 import type { Dispatcher } from 'undici';
-import { type ReadBody, rememberingReader } from './body.js';
 import { isControlHeader, type OncelyRequestOptions, readControl } from './control.js';
-import { type HeaderPairs, headerPairs, lowerCaseRecord, rewriteHeaders, toRecord } from './headers.js';
+import { type HeaderPairs, headerPairs, lowerCaseRecord, toRecord } from './headers.js';
+import { rememberingReader } from './remembering-reader.js';
 import { fail, ReplyController, reply, start } from './reply.js';
 import { sendOnce } from './send.js';
 
 export interface UndiciIdempotencyOptions {
   /**
    * Iterable and async-iterable request bodies (what fetch passes) are buffered up to this many
-   * bytes so every attempt re-sends the same bytes. Keep it equal to core's `maxBodyBytes`.
-   * Default: core's cap when the `Idempotency` object exposes it, else 4 MiB (core's default).
+   * bytes so every attempt re-sends the same bytes; a larger one is sent once, unread, under its
+   * key. Default: core's `maxBodyBytes`.
    */
   maxBodyBytes?: number | undefined;
 }
-
-const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 type DispatchOptions = Dispatcher.DispatchOptions & { oncely?: unknown };
 
@@ -35,9 +34,7 @@ export function idempotency(
   idem: Idempotency,
   options: UndiciIdempotencyOptions = {},
 ): Dispatcher.DispatcherComposeInterceptor {
-  // Core's own cap when it exposes one (proposed), so the two cannot disagree.
-  const coreCap = (idem as { maxBodyBytes?: number }).maxBodyBytes;
-  const read = rememberingReader(options.maxBodyBytes ?? coreCap ?? DEFAULT_MAX_BODY_BYTES);
+  const read = rememberingReader(options.maxBodyBytes ?? idem.maxBodyBytes);
   return (dispatch) =>
     // Exactly two declared parameters: undici 6 and 8 check `dispatch.length === 2`.
     function oncelyDispatch(opts: DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -58,7 +55,7 @@ function planFor(idem: Idempotency, opts: DispatchOptions): Plan {
   const pairs = headerPairs(opts.headers);
   const control = readControl(opts.oncely, pairs);
   const hasControlHeaders = pairs.some(([name]) => isControlHeader(name.toLowerCase()));
-  const headers = hasControlHeaders ? rewriteHeaders(pairs, {}, isControlHeader) : pairs;
+  const headers = hasControlHeaders ? pairs.filter(([name]) => !isControlHeader(name.toLowerCase())) : pairs;
   const url = urlOf(opts);
   if (idem.isGuarded(opts.method, url, control)) return { guarded: true, url, headers, control };
   // Unguarded requests go on untouched; only control data is taken off. Headers given as a
@@ -93,7 +90,7 @@ async function guard(
       method: opts.method,
       url: plan.url,
       headers: lowerCaseRecord(plan.headers),
-      body: body.forKey,
+      body: body.identity,
     };
     const send: Send = (prepared) => {
       sent = true;
@@ -116,12 +113,9 @@ function attemptOptions(
   body: ReadBody,
 ): Dispatcher.DispatchOptions {
   const { oncely: _control, ...rest } = opts;
-  const replacesBody = prepared.body !== undefined;
-  // A replaced body has another length: undici computes it when the header is absent.
-  const dropped = (name: string) => replacesBody && name === 'content-length';
   return {
     ...rest,
-    headers: toRecord(rewriteHeaders(headers, prepared.setHeaders, dropped)),
+    headers: toRecord(editHeaderPairs(headers, headerEdits(prepared))),
     body: (prepared.body ?? body.wire) as Dispatcher.DispatchOptions['body'],
   };
 }

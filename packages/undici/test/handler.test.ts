@@ -240,4 +240,29 @@ describe('the handler contract', () => {
     expect(server.received().at(-1)!.body).toBe('sixteen bytes!!!');
     await agent.close();
   });
+
+  it("takes core's maxBodyBytes as the cap when the plugin is given none", async () => {
+    const idem = createIdempotency({ store: memoryStore(), maxBodyBytes: 8 });
+    const agent = new Agent().compose(idempotency(idem));
+    const chunks = (text: string) =>
+      (function* () {
+        yield text.slice(0, 8);
+        yield text.slice(8);
+      })();
+    const post = (body: Iterable<string>, key?: string) =>
+      request(`${server.url}/plain/core-capped`, {
+        method: 'POST',
+        dispatcher: agent,
+        body: body as unknown as string,
+        ...(key === undefined ? {} : { oncely: { key } }),
+      });
+    const sent = server.received().length;
+    const refused = await post(chunks('sixteen bytes!!!')).catch((e) => e);
+    expect(refused.code).toBe(ErrorCode.KeyDerivation);
+    expect(server.received().length).toBe(sent);
+    const keyed = await post(chunks('sixteen bytes!!!'), 'core-capped-1');
+    await keyed.body.dump();
+    expect(server.received().at(-1)!.body).toBe('sixteen bytes!!!');
+    await agent.close();
+  });
 });

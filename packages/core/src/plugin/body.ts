@@ -1,28 +1,47 @@
-import { ConfigError, type RequestBody } from '@oncely/core';
+import { Buffer } from 'node:buffer';
+import { BodyChunkError, ConfigError } from '../errors.js';
+import type { RequestBody } from '../types.js';
 
 /** The request body twice: what core derives the key from, and what goes on the wire. */
 export interface ReadBody {
-  /** Bytes or text core can fingerprint; the one-shot body itself when it could not be buffered. */
-  forKey: RequestBody;
-  /** Re-sendable bytes or text, or the one-shot body (sendable once, and only with an explicit key). */
+  /** Bytes or text core can fingerprint; the one-shot body itself when it was not buffered. */
+  identity: RequestBody;
+  /** Re-sendable bytes or text, or the one-shot body (sendable once, and only under an explicit key). */
   wire: unknown;
   /** True when `wire` can be read once only. */
   oneShot: boolean;
 }
 
-const NONE: ReadBody = { forKey: undefined, wire: undefined, oneShot: false };
+/**
+ * Which one-shot bodies are read into memory. `iterables`: plain (async) iterables and Blobs,
+ * which a client may make of any body (fetch does) and which must be read to derive a key; streams
+ * and FormData stay unread, so a refusal for want of a key reads nothing. `all`: streams too, for
+ * a plugin that has already made sure the request has a key without its body.
+ */
+export type BodyReads = 'iterables' | 'all';
+
+const NONE: ReadBody = { identity: undefined, wire: undefined, oneShot: false };
+
+/** The rests of over-cap bodies handed on: read again (a client's retry), they would send an empty body. */
+const handedOn = new WeakSet<object>();
 
 /**
- * Buffers what can be buffered so every attempt re-sends the same bytes: strings, bytes, Blobs and
- * the (async) iterables fetch and users pass, up to `maxBytes`. Streams and FormData stay as they
- * are: core refuses them without an explicit key.
+ * Buffers what `reads` allows, up to `maxBytes`, so every attempt re-sends the same bytes. Over the
+ * cap nothing is lost: the body goes on as a one-shot body (the bytes read, then the rest unread),
+ * which core sends once under an explicit key and refuses without one, as it does any stream.
  */
-export async function readBody(body: unknown, maxBytes: number): Promise<ReadBody> {
+export async function readBody(body: unknown, maxBytes: number, reads: BodyReads): Promise<ReadBody> {
   if (body === undefined || body === null) return NONE;
   if (typeof body === 'string') return bytes(body);
   if (ArrayBuffer.isView(body)) return bytes(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
   if (body instanceof ArrayBuffer) return bytes(new Uint8Array(body));
-  if (isStreamOrForm(body)) return oneShot(body);
+  if (typeof body !== 'object') return oneShot(body);
+  if (handedOn.has(body)) {
+    throw new ConfigError(
+      `This request body was over the ${maxBytes}-byte buffering cap (maxBodyBytes), so it was sent unread and cannot be sent again`,
+    );
+  }
+  if (reads === 'iterables' && isStreamOrForm(body)) return oneShot(body);
   if (body instanceof Blob) {
     return body.size <= maxBytes ? bytes(new Uint8Array(await body.arrayBuffer())) : oneShot(body);
   }
@@ -30,24 +49,13 @@ export async function readBody(body: unknown, maxBytes: number): Promise<ReadBod
   return iterator ? drain(iterator, maxBytes) : oneShot(body);
 }
 
-/**
- * A body reader that remembers what it buffered per handler. undici's retry interceptor re-dispatches
- * with the same handler and, for an iterable body, a new wrapper around the iterable the first
- * attempt already drained: re-reading it would send an empty body under another key. A retry must
- * carry the first attempt's bytes so core sees the same operation.
- */
-export function rememberingReader(maxBytes: number) {
-  const buffered = new WeakMap<object, ReadBody>();
-  return async (body: unknown, handler: object): Promise<ReadBody> => {
-    const earlier = buffered.get(handler);
-    if (earlier && isIterableBody(body)) return earlier;
-    const read = await readBody(body, maxBytes);
-    if (isIterableBody(body) && !read.oneShot) buffered.set(handler, read);
-    return read;
-  };
+/** A body a client can send again and again as it is: text and byte views. */
+export function isReusableBody(body: unknown): body is string | Uint8Array | ArrayBufferView | undefined {
+  return body === undefined || typeof body === 'string' || ArrayBuffer.isView(body);
 }
 
-function isIterableBody(body: unknown): boolean {
+/** True for a body that is iterated rather than read from a stream (generators, arrays of chunks). */
+export function isIterableBody(body: unknown): boolean {
   return (
     typeof body === 'object' &&
     body !== null &&
@@ -59,11 +67,11 @@ function isIterableBody(body: unknown): boolean {
 }
 
 function bytes(value: string | Uint8Array): ReadBody {
-  return { forKey: value, wire: value, oneShot: false };
+  return { identity: value, wire: value, oneShot: false };
 }
 
 function oneShot(value: unknown): ReadBody {
-  return { forKey: value as RequestBody, wire: value, oneShot: true };
+  return { identity: value as RequestBody, wire: value, oneShot: true };
 }
 
 /** Node streams and web streams are iterable too, but reading them cannot be undone. */
@@ -88,6 +96,7 @@ function iterateFn(body: object): (() => unknown) | undefined {
   return typeof iterate === 'function' ? iterate : undefined;
 }
 
+/** Reads chunk by chunk (not `for await`, whose early exit would destroy a stream we hand on). */
 async function drain(iterator: AnyIterator, maxBytes: number): Promise<ReadBody> {
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -97,8 +106,11 @@ async function drain(iterator: AnyIterator, maxBytes: number): Promise<ReadBody>
     const chunk = toBytes(next.value);
     chunks.push(chunk);
     size += chunk.byteLength;
-    // Over the cap: hand the rest on unread; it can still be sent once under an explicit key.
-    if (size > maxBytes) return oneShot(rest(chunks, iterator));
+    if (size > maxBytes) {
+      const remainder = rest(chunks, iterator);
+      handedOn.add(remainder);
+      return oneShot(remainder);
+    }
   }
 }
 
@@ -115,5 +127,5 @@ function toBytes(chunk: unknown): Uint8Array {
   if (typeof chunk === 'string') return Buffer.from(chunk);
   if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
-  throw new ConfigError(`Request body chunks must be strings or bytes, got ${typeof chunk}`);
+  throw new BodyChunkError(chunk);
 }
