@@ -17,7 +17,7 @@ export interface ResponseMatcher {
 export interface KeyFormat {
   maxLength?: number | undefined;
   minLength?: number | undefined;
-  /** The provider accepts UUIDs only: a deterministic UUID (v5 layout) derived from our key is sent. */
+  /** The provider accepts UUIDs only: a deterministic UUID (version 8, SHA-256) derived from our key is sent. */
   uuid?: boolean | undefined;
   /** Every key sent must match it (an explicit key that does not is hashed into one that does). */
   pattern?: RegExp | undefined;
@@ -54,7 +54,7 @@ export interface ProviderPreset {
   tenantHeaders?: string[] | undefined;
   /** Where the key goes: a header, or a top-level field of the JSON/form body. */
   carry: { header: string; format?: 'token' | 'sf-string' | undefined } | { bodyField: string };
-  /** Key format limits. `uuid: true` sends a deterministic UUID (v5-style) derived from our key. */
+  /** Key format limits. `uuid: true` sends a deterministic UUID (version 8) derived from our key. */
   keyFormat?: KeyFormat | undefined;
   /** How long the provider keeps keys; the route's ttl defaults to at least this. */
   retention?: Duration | undefined;
@@ -369,10 +369,13 @@ export function existingResourceUrl(
   return url.toString();
 }
 
-/** UUID (version 5 layout, SHA-256 based) from any string: same input, same UUID. */
+/**
+ * UUID from any string: same input, same UUID. RFC 9562 version 8 (custom), variant `10`: version 5
+ * is reserved for SHA-1 name-based UUIDs, and this one is cut from a SHA-256 digest.
+ */
 export function uuidFrom(input: string): string {
   const bytes = createHash('sha256').update(input).digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
