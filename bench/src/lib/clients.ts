@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
-import type { Headers, Idempotency } from '@oncely/core';
+import type { Idempotency, RequestHeaders } from '@oncely/core';
 import { createClient } from '@redis/client';
 import axios, {
   AxiosHeaders,
@@ -26,7 +26,12 @@ export function coreAxios(instance: AxiosInstance, idem: Idempotency): AxiosInst
     const url = instance.getUri(config);
     const method = (config.method ?? 'get').toUpperCase();
     const result = await idem.execute(
-      { method, url, headers: config.headers.toJSON() as Headers, body: config.data as string | undefined },
+      {
+        method,
+        url,
+        headers: config.headers.toJSON() as RequestHeaders,
+        body: config.data as string | undefined,
+      },
       async (prepared) => {
         const res = await http({
           ...config,

@@ -1,4 +1,4 @@
-import type { Headers, OutgoingRequest, RequestBody } from '@oncely/core';
+import type { OutgoingRequest, RequestBody, RequestHeaders } from '@oncely/core';
 import type { InternalAxiosRequestConfig } from 'axios';
 
 /**
@@ -14,8 +14,8 @@ export function toOutgoing(config: InternalAxiosRequestConfig, method: string, u
  * The headers as sent, plus the `auth` option as the Authorization header the adapter will send:
  * core hashes credentials into the key scope, so two basic-auth users never share a key.
  */
-function scopeHeaders(config: InternalAxiosRequestConfig): Headers {
-  const headers: Headers = {};
+function scopeHeaders(config: InternalAxiosRequestConfig): RequestHeaders {
+  const headers: RequestHeaders = {};
   // Values may be numbers or booleans at run time, whatever axios' types say.
   const raw: Record<string, unknown> = config.headers.toJSON();
   for (const [name, value] of Object.entries(raw)) {

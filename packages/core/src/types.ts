@@ -6,8 +6,6 @@ import type { ProviderPreset } from './providers.js';
 export type HeaderValue = string | string[] | number | undefined;
 /** Request headers as a plain object (named so as not to shadow fetch's `Headers` class). */
 export type RequestHeaders = Record<string, HeaderValue>;
-/** @deprecated Use `RequestHeaders`; this name shadowed fetch's global `Headers`. Removed before 1.0. */
-export type Headers = RequestHeaders;
 
 /**
  * The body of an outgoing request as it will go on the wire. Plugins pass bytes or a string;

@@ -17,7 +17,9 @@ import {
   existingResourceUrl,
   parseHeaderValue,
   presetForHost,
+  providerKeyFor,
   providerPresets,
+  uuidFrom,
 } from '../src/providers.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -52,7 +54,7 @@ const EXPECTED: Record<string, Expected> = {
   ietf: { carry: { header: 'idempotency-key', sf: true } },
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const OVERRIDE = { reason: 'amount corrected by support', reviewer: 'alice' };
 
 // ---------------------------------------------------------------------------------------------
@@ -422,6 +424,26 @@ describe('provider-specific rules', () => {
     const own = '3b241101-e2bb-4255-8caf-4136c566a962';
     await idem.execute(request(lithic), send, { key: own });
     expect(keySent(lithic, sent[0]!)).toBe(own);
+  });
+
+  it('lithic: a derived key is a version-8 UUID (custom hash), never labelled v5 (SHA-1 only)', () => {
+    // RFC 9562: v5 is reserved for SHA-1 name-based UUIDs; a SHA-256-derived one is version 8, variant 10.
+    const lithic = providerPresets.lithic!;
+    for (const key of [
+      uuidFrom('any input'),
+      providerKeyFor(lithic, 'ab'.repeat(32), undefined, 0),
+      providerKeyFor(lithic, 'ab'.repeat(32), 'not-a-uuid', 2),
+    ]) {
+      const [, , version, variant] = key.split('-');
+      expect(version![0]).toBe('8');
+      expect(Number.parseInt(variant![0]!, 16) >> 2).toBe(0b10);
+    }
+    // Pinned: the first 16 bytes of the SHA-256, only the version and variant bits overwritten
+    // (these were 07ec4ac9-1c87-5315-… and 986f4e7d-68f0-559e-… before the fix).
+    expect(uuidFrom('any input')).toBe('07ec4ac9-1c87-8315-ba73-a1ec26e0e17c');
+    expect(providerKeyFor(lithic, 'ab'.repeat(32), undefined, 0)).toBe(
+      '986f4e7d-68f0-859e-a1e8-e564561d370b',
+    );
   });
 
   it('square: a key already in the body field is the key, and the body is sent unchanged', async () => {

@@ -1,5 +1,5 @@
 import type { HttpHandler } from 'msw';
-import type { FaultCounts } from './faults.js';
+import type { Injection } from './faults.js';
 import type { EmulatorStats } from './stats.js';
 
 /** A committed write: the resource as created. */
@@ -14,8 +14,11 @@ export interface Emulator {
   stats(): EmulatorStats;
   /** Committed writes, in order. */
   written(): Written[];
-  /** Counted faults for the next requests (deterministic, unlike the rates). */
-  inject(counts: FaultCounts): void;
+  /**
+   * Counted faults for the next matching writes (deterministic, unlike the rates), optionally
+   * scoped to a path prefix or a predicate, with a latency for the writes in scope.
+   */
+  inject(injection: Injection): void;
   /** Forgets writes, keys, stats and injected faults. */
   reset(): void;
 }

@@ -26,6 +26,12 @@ export function parseBody(text: string, contentType: string | null): Record<stri
   return { raw: text };
 }
 
+/** The body as text (to parse) and as its exact bytes, base64 (to compare parameters byte for byte). */
+export async function readBody(request: Request): Promise<{ text: string; bytes: string }> {
+  const bytes = Buffer.from(await request.arrayBuffer());
+  return { text: bytes.toString('utf8'), bytes: bytes.toString('base64') };
+}
+
 export const WRITE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** `baseUrl` without a trailing slash, validated once. */

@@ -1,7 +1,7 @@
 import { HttpResponse, http } from 'msw';
 import type { Emulator, Written } from './emulator.js';
 import { type FaultRates, faultPlan } from './faults.js';
-import { json, normaliseBase, parseBody, WRITE_METHODS } from './http.js';
+import { json, normaliseBase, parseBody, readBody, WRITE_METHODS } from './http.js';
 import { statsRecorder } from './stats.js';
 
 export interface PlainApiOptions {
@@ -26,22 +26,23 @@ export function plainApi(options: PlainApiOptions): Emulator {
   let counter = 0;
 
   async function write(request: Request, path: string) {
-    const text = await request.text();
-    if (faults.take('error5xxBeforeCommit')) {
+    const { text } = await readBody(request);
+    const body = parseBody(text, request.headers.get('content-type'));
+    const ref = typeof body.ref === 'string' ? body.ref : undefined;
+    const incoming = { method: request.method, path, key: ref, body };
+    if (faults.take('error5xxBeforeCommit', incoming)) {
       stats.count('errors5xx');
       return json(503, { error: 'unavailable' });
     }
-    const body = parseBody(text, request.headers.get('content-type'));
-    await faults.latency();
-    const ref = typeof body.ref === 'string' ? body.ref : undefined;
+    await faults.latency(incoming);
     const resource = { id: `res_${++counter}`, ref: body.ref, ...body };
     written.push({ path, key: ref, resource });
     stats.count('writes', ref);
-    if (faults.take('dropAfterCommit')) {
+    if (faults.take('dropAfterCommit', incoming)) {
       stats.count('dropped');
       return HttpResponse.error();
     }
-    if (faults.take('error5xxAfterCommit')) {
+    if (faults.take('error5xxAfterCommit', incoming)) {
       stats.count('errors5xx');
       return json(500, { error: 'internal' });
     }

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getResponse, type RequestHandler } from 'msw';
 
@@ -9,6 +9,22 @@ export interface ServeOptions {
   port?: number | undefined;
   /** Default `'127.0.0.1'`. */
   host?: string | undefined;
+  /**
+   * Called with every request as it arrived, before it is answered (faulted ones included): what
+   * a test compares on the wire, which the handlers' `Request` no longer shows (raw header order
+   * and case, body bytes).
+   */
+  onRequest?: ((request: ReceivedRequest) => void) | undefined;
+}
+
+export interface ReceivedRequest {
+  method: string;
+  /** Path and query string, as received. */
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** Header names and values exactly as sent (alternating). */
+  rawHeaders: string[];
+  body: Buffer;
 }
 
 export interface Served {
@@ -25,7 +41,7 @@ export interface Served {
 export async function serve(handlers: RequestHandler[], options: ServeOptions): Promise<Served> {
   const origin = new URL(options.origin).origin;
   const server = createServer((req, res) => {
-    answer(handlers, origin, req, res).catch((error: unknown) => {
+    answer(handlers, origin, options.onRequest, req, res).catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: String(error) }));
     });
@@ -43,16 +59,23 @@ export async function serve(handlers: RequestHandler[], options: ServeOptions): 
   };
 }
 
-async function answer(handlers: RequestHandler[], origin: string, req: IncomingMessage, res: ServerResponse) {
+async function answer(
+  handlers: RequestHandler[],
+  origin: string,
+  onRequest: ServeOptions['onRequest'],
+  req: IncomingMessage,
+  res: ServerResponse,
+) {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const body = Buffer.concat(chunks);
+  const method = req.method ?? 'GET';
+  onRequest?.({ method, path: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body });
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined && name !== 'host')
       headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
-  const method = req.method ?? 'GET';
   const request = new Request(new URL(req.url ?? '/', origin), {
     method,
     headers,

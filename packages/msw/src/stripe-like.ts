@@ -1,7 +1,7 @@
 import { HttpResponse, http } from 'msw';
 import type { Emulator, Written } from './emulator.js';
-import { type FaultRates, faultPlan } from './faults.js';
-import { durationMs, json, normaliseBase, parseBody, WRITE_METHODS } from './http.js';
+import { type FaultRates, faultPlan, type WriteRequest } from './faults.js';
+import { durationMs, json, normaliseBase, parseBody, readBody, WRITE_METHODS } from './http.js';
 import { statsRecorder } from './stats.js';
 
 export interface StripeLikeOptions {
@@ -71,12 +71,12 @@ export function stripeLike(options: StripeLikeOptions): Emulator {
   }
 
   /** After the write: the answer, unless a fault loses it or turns it into a 500. */
-  function answer(resource: unknown, headers: Record<string, string>) {
-    if (faults.take('dropAfterCommit')) {
+  function answer(resource: unknown, write: WriteRequest, headers: Record<string, string>) {
+    if (faults.take('dropAfterCommit', write)) {
       stats.count('dropped');
       return HttpResponse.error();
     }
-    if (faults.take('error5xxAfterCommit')) {
+    if (faults.take('error5xxAfterCommit', write)) {
       stats.count('errors5xx');
       return json(500, { error: { type: 'api_error', message: 'internal' } });
     }
@@ -91,14 +91,20 @@ export function stripeLike(options: StripeLikeOptions): Emulator {
   }
 
   async function write(request: Request, path: string) {
-    const text = await request.text();
-    if (faults.take('error5xxBeforeCommit')) {
+    const { text, bytes } = await readBody(request);
+    const key = request.headers.get('idempotency-key') ?? undefined;
+    const body = parseBody(text, request.headers.get('content-type'));
+    const incoming = { method: request.method, path, key, body };
+    if (faults.take('error5xxBeforeCommit', incoming)) {
       stats.count('errors5xx');
       return json(503, { error: 'unavailable' });
     }
-    const body = parseBody(text, request.headers.get('content-type'));
-    const key = request.headers.get('idempotency-key') ?? undefined;
-    const signature = `${request.method} ${path} ${text}`;
+    if (key !== undefined && faults.take('keyInUse', incoming)) {
+      stats.count('inUse', key);
+      return json(409, KEY_IN_USE);
+    }
+    // Parameters are compared as bytes: two bodies that decode to the same text are still different.
+    const signature = `${request.method} ${path} ${bytes}`;
     const entry = key === undefined ? undefined : entryFor(key);
     if (key !== undefined && entry) {
       if (entry.signature !== signature) {
@@ -130,11 +136,11 @@ export function stripeLike(options: StripeLikeOptions): Emulator {
     }
     const mine: KeyEntry = { signature, firstUsedAt: now() };
     if (key !== undefined) keys.set(key, mine);
-    await faults.latency();
+    await faults.latency(incoming);
     await options.beforeCommit?.({ path, key });
     const resource = commit(path, key, body);
     mine.saved = { status: 200, body: resource };
-    return answer(resource, key === undefined ? {} : { 'idempotency-key': key });
+    return answer(resource, incoming, key === undefined ? {} : { 'idempotency-key': key });
   }
 
   function retrieve(path: string) {

@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeServer, startFakeServer } from '../../../test/support/fake-server.js';
 
 /**
- * The same script of requests against the node:http fake server of the conformance suite and
- * against the MSW emulators mounted at the same paths: statuses, bodies (ids aside) and the replay
- * marker must agree.
+ * The same script of requests against the conformance suite's fake server (these emulators
+ * composed with an echo route and served on loopback by `serve`) and against the emulators mounted
+ * in-process by MSW: statuses, bodies (ids aside) and the replay marker must agree, so what the
+ * plugin suites prove over real HTTP holds for users who intercept with `setupServer`.
  */
 const EMULATED = 'http://emulated.test';
 const native = stripeLike({ baseUrl: `${EMULATED}/native` });

@@ -59,6 +59,14 @@ describe('plainApi', () => {
     expect(tickets.stats()).toMatchObject({ writes: 0, errors5xx: 1 });
   });
 
+  it("a fault scoped to one ref is taken by that ref's write only; its key is the ref", async () => {
+    tickets.inject({ dropAfterCommit: 1, match: (write) => write.key === 'T-5' });
+    expect((await createTicket({ ref: 'T-4' })).status).toBe(201);
+    await expect(createTicket({ ref: 'T-5' })).rejects.toThrow(TypeError);
+    expect((await createTicket({ ref: 'T-5' })).status).toBe(201);
+    expect(tickets.stats()).toMatchObject({ writes: 3, dropped: 1, duplicates: 1 });
+  });
+
   it('answers 404 no_route to reads other than the lookup', async () => {
     const res = await fetch(`${BASE}/tickets/res_1`);
     expect(res.status).toBe(404);

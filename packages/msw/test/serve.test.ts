@@ -1,13 +1,17 @@
 import { request as httpRequest } from 'node:http';
-import { type Served, serve, stripeLike } from '@oncely/msw';
+import { type ReceivedRequest, type Served, serve, stripeLike } from '@oncely/msw';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** Over real HTTP, with no MSW interception at all: what `undici.request` users need. */
 const stripe = stripeLike({ baseUrl: 'https://api.stripe.com' });
 let served: Served;
+const received: ReceivedRequest[] = [];
 
 beforeAll(async () => {
-  served = await serve(stripe.handlers, { origin: 'https://api.stripe.com' });
+  served = await serve(stripe.handlers, {
+    origin: 'https://api.stripe.com',
+    onRequest: (request) => received.push(request),
+  });
 });
 afterAll(() => served.close());
 
@@ -51,5 +55,19 @@ describe('serve', () => {
       code: 'ECONNRESET',
     });
     expect(stripe.stats()).toMatchObject({ writes: 1, dropped: 1 });
+  });
+
+  it('onRequest sees every request as it arrived: raw header case, query, body bytes, lost ones too', async () => {
+    stripe.reset();
+    received.length = 0;
+    stripe.inject({ dropAfterCommit: 1 });
+    const lost = post('/v1/charges?expand=x', '{"amount":2}', { 'X-Trace': 'abc', 'Idempotency-Key': 'k3' });
+    await expect(lost).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(received).toHaveLength(1);
+    const [request] = received;
+    expect(request).toMatchObject({ method: 'POST', path: '/v1/charges?expand=x' });
+    expect(request?.rawHeaders).toEqual(expect.arrayContaining(['X-Trace', 'abc', 'Idempotency-Key', 'k3']));
+    expect(request?.headers['x-trace']).toBe('abc');
+    expect(request?.body.toString('utf8')).toBe('{"amount":2}');
   });
 });

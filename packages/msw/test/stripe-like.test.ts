@@ -204,6 +204,73 @@ describe('stripeLike faults', () => {
     server.resetHandlers();
   });
 
+  it('keyInUse: a keyed write answers 409 without running; the key stays free', async () => {
+    stripe.inject({ keyInUse: 1 });
+    const refused = await charge({ amount: 100 }, 'k1');
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toEqual(KEY_IN_USE);
+    const retry = await charge({ amount: 100 }, 'k1');
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    expect(stripe.stats()).toMatchObject({ writes: 1, inUse: 1 });
+  });
+
+  it('keyInUse: Infinity refuses every keyed write until reset; writes without a key still run', async () => {
+    stripe.inject({ keyInUse: Number.POSITIVE_INFINITY });
+    const statuses = [];
+    for (const key of ['k1', 'k1', 'k2']) statuses.push((await charge({ amount: 100 }, key)).status);
+    expect(statuses).toEqual([409, 409, 409]);
+    expect((await charge({ amount: 100 })).status).toBe(200);
+    expect(stripe.stats()).toMatchObject({ writes: 1, inUse: 3 });
+    stripe.reset();
+    expect((await charge({ amount: 100 }, 'k1')).status).toBe(200);
+  });
+
+  it('a scoped injection is taken only by the writes it matches (path prefix, predicate)', async () => {
+    stripe.inject({ dropAfterCommit: 1, pathPrefix: '/v1/refunds' });
+    stripe.inject({ error5xxAfterCommit: 1, match: (write) => write.body.order === 'o-2' });
+    expect((await charge({ amount: 1, order: 'o-1' })).status).toBe(200);
+    expect((await charge({ amount: 1, order: 'o-2' })).status).toBe(500);
+    expect((await charge({ amount: 1, order: 'o-2' })).status).toBe(200);
+    const refund = fetch(`${BASE}/v1/refunds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"amount":1}',
+    });
+    await expect(refund).rejects.toThrow(TypeError);
+    expect(stripe.stats()).toMatchObject({ writes: 4, dropped: 1, errors5xx: 1 });
+  });
+
+  it('an injected latency holds the writes in scope in flight: a concurrent twin gets 409 or the replay', async () => {
+    stripe.inject({ latencyMs: 40, pathPrefix: '/v1/charges' });
+    const started = performance.now();
+    const statuses = (await Promise.all([charge({ amount: 1 }, 'k1'), charge({ amount: 1 }, 'k1')])).map(
+      (res) => res.status,
+    );
+    expect(performance.now() - started).toBeGreaterThanOrEqual(39);
+    expect(stripe.stats().writes).toBe(1);
+    expect(statuses.filter((status) => status === 200 || status === 409)).toHaveLength(2);
+  });
+
+  it('compares parameters as bytes: bodies that decode to the same text are a mismatch', async () => {
+    // 0xff and 0xfe are both invalid UTF-8: as text, both read as U+FFFD.
+    const post = (byte: number) =>
+      fetch(CHARGES, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' },
+        body: Buffer.concat([Buffer.from('{"amount":1,"note":"'), Buffer.from([byte]), Buffer.from('"}')]),
+      });
+    expect((await post(0xff)).status).toBe(200);
+    const other = await post(0xfe);
+    expect(other.status).toBe(400);
+    expect(await other.json()).toEqual(KEY_MISMATCH);
+  });
+
+  it('refuses an injected count that is not a whole number', () => {
+    expect(() => stripe.inject({ dropAfterCommit: 0.5 })).toThrow(RangeError);
+    expect(() => stripe.inject({ keyInUse: -1 })).toThrow(RangeError);
+  });
+
   it('refuses a rate outside [0, 1] and a base URL with a query', () => {
     expect(() => stripeLike({ baseUrl: BASE, faults: { dropAfterCommit: 20 } })).toThrow(RangeError);
     expect(() => stripeLike({ baseUrl: `${BASE}?x=1` })).toThrow(TypeError);

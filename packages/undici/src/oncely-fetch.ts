@@ -1,6 +1,6 @@
 import type { Idempotency, IdempotencyError } from '@oncely/core';
+import { findOncelyError } from '@oncely/core/plugin';
 import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
-import { oncelyErrorOf } from './errors.js';
 import { idempotency, type UndiciIdempotencyOptions } from './interceptor.js';
 
 export interface OncelyFetchOptions extends UndiciIdempotencyOptions {
@@ -45,7 +45,7 @@ export function oncelyFetch(idem: Idempotency, options: OncelyFetchOptions = {})
         dispatcher: composed,
       } as never)) as unknown as Response;
     } catch (error) {
-      const refusal = refusals === 'throw' ? undefined : oncelyErrorOf(error);
+      const refusal = refusals === 'throw' ? undefined : findOncelyError(error);
       if (!refusal) throw error;
       return refusalResponse(refusal, refusals === 'slack');
     }

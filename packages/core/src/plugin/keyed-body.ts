@@ -1,5 +1,4 @@
-import type { Idempotency } from '../engine.js';
-import type { ExecuteOptions, OutgoingRequest } from '../types.js';
+import type { ExecuteOptions, Idempotency, OutgoingRequest } from '../types.js';
 import { isReusableBody, type ReadBody, readBody } from './body.js';
 
 /**
