@@ -1,9 +1,9 @@
 import { retry } from '@octokit/plugin-retry';
 import { Octokit } from '@octokit/rest';
 import { serve } from '@oncely/msw';
+import { oncelyFetch, REFUSAL_HEADER } from '@oncely/undici';
 import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
-import { oncelyFetch, REFUSAL_HEADER } from '../../packages/undici/src/oncely-fetch.js';
 import { oncelyFor, pool, seeded } from './support.js';
 
 // @octokit/rest 22 with plugin-retry: it retries every status >= 400 except 400, 401, 403, 404,

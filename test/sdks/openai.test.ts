@@ -1,8 +1,8 @@
 import { serve } from '@oncely/msw';
+import { oncelyFetch, REFUSAL_HEADER } from '@oncely/undici';
 import { HttpResponse, http } from 'msw';
 import OpenAI, { toFile } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { oncelyFetch, REFUSAL_HEADER } from '../../packages/undici/src/oncely-fetch.js';
 import { oncelyFor, pool, seeded } from './support.js';
 
 // openai 6 (a Stainless SDK: retries twice on network errors, 409, 429, 5xx unless the response

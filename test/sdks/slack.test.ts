@@ -1,8 +1,8 @@
 import { serve } from '@oncely/msw';
+import { oncelyFetch, REFUSAL_HEADER } from '@oncely/undici';
 import { WebClient } from '@slack/web-api';
 import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
-import { oncelyFetch, REFUSAL_HEADER } from '../../packages/undici/src/oncely-fetch.js';
 import { oncelyFor, pool, seeded } from './support.js';
 
 // @slack/web-api 8 (fetch). It retries every thrown error and every non-200 (p-retry, ten times in

@@ -1,6 +1,6 @@
+import { oncelyFetch } from '@oncely/undici';
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
-import { oncelyFetch } from '../../packages/undici/src/oncely-fetch.js';
 import { oncelyFor, type Provider, pool, stripeLikeProvider } from './support.js';
 
 // stripe-node puts its own random `Idempotency-Key: stripe-node-retry-<uuid>` on every POST, so a
