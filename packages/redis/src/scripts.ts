@@ -71,7 +71,7 @@ local function push_audit(rec, entry)
 end
 
 -- The store epoch (epoch.ts): "<id>|<gen>|<at>|<refuseUntil>|<unknownUntil>", ms on Redis' clock.
--- ARGV from the caller: the id and generation this store instance last saw ('' and 0: none yet),
+-- From the caller: the id and generation this store instance last saw ('' and 0: none yet),
 -- a fresh id to use if a new epoch is needed, and its reset windows (ms). A missing epoch or a
 -- generation older than one already seen means Redis lost writes: a new epoch starts, refusing
 -- grants until refuseUntil and presuming absent keys unknown until unknownUntil. An instance that
