@@ -62,6 +62,15 @@ local function owned(rec, token, owner, now)
   return nil
 end
 
+-- An operator's compare-and-set: nil while the record is the one inspected (same token and status),
+-- else the reply: it is gone, or what it is now.
+local function changed_since(rec, token, status, now)
+  if not live(rec, now) then return {'gone', num(now)} end
+  local seen = redis.call('HMGET', rec, 'status', 'fencingToken')
+  if seen[2] ~= token or seen[1] ~= status then return {'changed', num(now), seen[1], seen[2]} end
+  return nil
+end
+
 local function push_audit(rec, entry)
   if entry == '' then return end
   local list = redis.call('HGET', rec, 'audit')
@@ -210,13 +219,16 @@ export function args<S extends Script, const V extends ArgvOf<S>>(
   };
 }
 
+/** The last ARGV of a grant (reserve, takeOver), for epoch_check: see epoch.ts. */
+const EPOCH_ARGV = ['epochId', 'epochGen', 'freshEpochId', 'resetRefuseMs', 'resetUnknownMs'] as const;
+
 /**
  * A marker left by an undecided record that expired is moved to `gone` before the new one is written,
  * so the sweep still reports it. After the store lost records (epoch): a live record is still
  * answered (a replay is safe), an absent one is refused during the window, then written `unknown`:
  * an attempt before the loss may have executed, so it is reconciled, never blindly sent again.
  * ARGV: the request's identity, the lease asked for, the marker's grace past the record's expiry,
- * and the epoch arguments (epoch.ts: the id and generation this instance saw, a fresh id, the windows).
+ * then the epoch's (the id and generation this instance saw, a fresh id, the reset windows).
  */
 export const RESERVE = script({
   name: 'reserve',
@@ -232,11 +244,7 @@ export const RESERVE = script({
     'ttlMs',
     'providerKey',
     'graceMs',
-    'epochId',
-    'epochGen',
-    'freshEpochId',
-    'resetRefuseMs',
-    'resetUnknownMs',
+    ...EPOCH_ARGV,
   ],
   lua: `
 local record_key, sequence_key, marker_key, gone_key, epoch_key = unpack(KEYS)
@@ -380,11 +388,7 @@ export const TAKE_OVER = script({
     'consumeGrant',
     'auditJson',
     'graceMs',
-    'epochId',
-    'epochGen',
-    'freshEpochId',
-    'resetRefuseMs',
-    'resetUnknownMs',
+    ...EPOCH_ARGV,
   ],
   leaseRules: true,
   lua: `
@@ -428,21 +432,25 @@ return reply('ok', now, record_key)
 `,
 });
 
-/**
- * A compare-and-set: only the record the operator inspected (same token and status) is changed.
- * `resolveAs`: 'completed' (with `responseJson`, `ttlMs`) or 'absent' (the record is deleted).
- */
+/** A compare-and-set: only the record the operator inspected (same token and status) is changed. */
 export const RESOLVE = script({
   name: 'resolve',
   keys: ['record', 'sequence', 'marker'],
-  argv: ['resolveAs', 'responseJson', 'ttlMs', 'auditJson', 'channel', 'expectedToken', 'expectedStatus'],
+  argv: [
+    'resolveAs', // 'completed', or 'absent': the record is deleted
+    'responseJson', // '' when absent
+    'ttlMs', // 0 when absent
+    'auditJson',
+    'channel',
+    'expectedToken',
+    'expectedStatus',
+  ],
   lua: `
 local record_key, sequence_key, marker_key = unpack(KEYS)
 local resolve_as, response_json, ttl_ms, audit_json, channel, expected_token, expected_status = unpack(ARGV)
 local now, now_us = clock()
-if not live(record_key, now) then return {'gone', num(now)} end
-local seen = redis.call('HMGET', record_key, 'status', 'fencingToken')
-if seen[2] ~= expected_token or seen[1] ~= expected_status then return {'changed', num(now), seen[1], seen[2]} end
+local changed = changed_since(record_key, expected_token, expected_status, now)
+if changed then return changed end
 if resolve_as == 'absent' then
   redis.call('DEL', record_key, marker_key)
   redis.call('PUBLISH', channel, 'resolved')
@@ -469,9 +477,8 @@ export const GRANT_OVERRIDE = script({
 local record_key = unpack(KEYS)
 local grant_json, audit_json, expected_token, expected_status = unpack(ARGV)
 local now = clock()
-if not live(record_key, now) then return {'gone', num(now)} end
-local seen = redis.call('HMGET', record_key, 'status', 'fencingToken')
-if seen[2] ~= expected_token or seen[1] ~= expected_status then return {'changed', num(now), seen[1], seen[2]} end
+local changed = changed_since(record_key, expected_token, expected_status, now)
+if changed then return changed end
 redis.call('HSET', record_key, 'overrideGrant', grant_json, 'updatedAt', num(now))
 push_audit(record_key, audit_json)
 return reply('ok', now, record_key)
