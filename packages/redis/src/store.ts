@@ -46,7 +46,7 @@ import { Doorbell, Wakeups } from './wakeups.js';
 export interface RedisStore extends IdempotencyStore {
   /** The prefix every key of this store starts with. */
   readonly keyPrefix: string;
-  /** Reported by a sweep (every `sweepEveryMs` while someone listens, or `purgeExpired()`). */
+  /** Reported by a sweep (every `sweepEvery` while someone listens, or `purgeExpired()`). */
   onExpiredUnknown(listener: (record: IdempotencyRecord) => void): () => void;
   /**
    * What Redis keeps across a restart (AOF, RDB snapshots, eviction) on every master, read now.
@@ -143,7 +143,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   /**
    * Redlock mode: the lease is only ours once a quorum locked it. A previous holder's lock lapses
    * shortly after its record lease (both are extended together), so a held lock is retried for up
-   * to `commandTimeoutMs`; a quorum that does not answer fails at once.
+   * to `commandTimeout`; a quorum that does not answer fails at once.
    */
   async function lockLease(key: string, leaseMs: number): Promise<LeaseLock> {
     const started = Date.now();
