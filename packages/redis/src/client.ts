@@ -1,5 +1,5 @@
 import { StoreUnavailableError } from '@oncely/core';
-import { commandName, SCRIPTS, type ScriptName, scriptSource } from './scripts.js';
+import { commandName, SCRIPTS, type ScriptCall } from './scripts.js';
 
 /**
  * The part of an ioredis 5/6 `Redis` or `Cluster` the store uses. Structural, so both majors
@@ -31,8 +31,8 @@ type Invoke = (...args: (string | number)[]) => Promise<unknown>;
 
 /** Registers every script on the client once (ioredis then uses EVALSHA, falling back to EVAL). */
 export function defineScripts(client: RedisClient): void {
-  for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
-    client.defineCommand(commandName(name), { lua: scriptSource(name), numberOfKeys: SCRIPTS[name][1] });
+  for (const script of SCRIPTS) {
+    client.defineCommand(commandName(script), { lua: script.source, numberOfKeys: script.keys.length });
   }
 }
 
@@ -44,17 +44,15 @@ export interface CallOptions {
   onLate?: ((value: unknown) => void) | undefined;
 }
 
-/** Runs one script, bounded in time; transport failures become `StoreUnavailableError`. */
+/** Runs one script call (built by `args`), bounded in time; transport failures become `StoreUnavailableError`. */
 export async function runScript(
   client: RedisClient,
-  name: ScriptName,
-  keys: string[],
-  args: (string | number)[],
+  call: ScriptCall,
   options: CallOptions,
 ): Promise<unknown> {
   return bounded(client, options, () => {
-    const invoke = (client as unknown as Record<string, Invoke>)[commandName(name)]!;
-    return invoke.call(client, ...keys, ...args);
+    const invoke = (client as unknown as Record<string, Invoke>)[commandName(call.script)]!;
+    return invoke.call(client, ...call.keys, ...call.argv);
   });
 }
 

@@ -78,9 +78,13 @@ export class EpochTracker {
   private counter = 0;
 
   /** ARGV for a grant script: the id and generation last seen, and a fresh id in case a new epoch starts. */
-  args(epochKey: string): [string, number, string] {
+  args(epochKey: string): { epochId: string; epochGen: number; freshEpochId: string } {
     const seen = this.seen.get(epochKey);
-    return [seen?.id ?? '', seen?.generation ?? 0, `${this.instance}.${(this.counter++).toString(36)}`];
+    return {
+      epochId: seen?.id ?? '',
+      epochGen: seen?.generation ?? 0,
+      freshEpochId: `${this.instance}.${(this.counter++).toString(36)}`,
+    };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { ConfigError } from '@oncely/core';
+import { ConfigError, type Duration, toMs } from '@oncely/core';
 import type { RedisClient } from './client.js';
 import { checkKeyPrefix } from './keys.js';
 import type { RedlockOptions } from './lease.js';
@@ -10,13 +10,21 @@ export interface RedisStoreOptions {
   redlock?: RedlockOptions | undefined;
   /** Prefix of every key; must not contain `{` or `}`. Default `'oncely:'`. */
   keyPrefix?: string | undefined;
-  /** Bound on each Redis call; past it the call fails with `StoreUnavailableError`. Default 2000 ms. */
+  /** Bound on each Redis call; past it the call fails with `StoreUnavailableError`. Default `'2s'`. */
+  commandTimeout?: Duration | undefined;
+  /** @deprecated Use `commandTimeout` (a number of ms works there too). */
   commandTimeoutMs?: number | undefined;
-  /** Fallback poll while waiting, in case a wake-up message is missed. Default 1000 ms. */
+  /** Fallback poll while waiting, in case a wake-up message is missed. Default `'1s'`. */
+  pollInterval?: Duration | undefined;
+  /** @deprecated Use `pollInterval`. */
   pollIntervalMs?: number | undefined;
-  /** How long an undecided record is remembered after it expired, to be reported. Default 24 h. */
+  /** How long an undecided record is remembered after it expired, to be reported. Default `'24h'`. */
+  expiredUnknownGrace?: Duration | undefined;
+  /** @deprecated Use `expiredUnknownGrace`. */
   expiredUnknownGraceMs?: number | undefined;
-  /** How often the store looks for expired undecided records while someone listens. Default 60 s. */
+  /** How often the store looks for expired undecided records while someone listens. Default `'60s'`. */
+  sweepEvery?: Duration | undefined;
+  /** @deprecated Use `sweepEvery`. */
   sweepEveryMs?: number | undefined;
   /**
    * Refuse to grant leases on a Redis that would forget them on a restart (no AOF and no RDB
@@ -29,18 +37,17 @@ export interface RedisStoreOptions {
    * Confirm every grant (reserve, takeOver) before it is used: `'aof'` waits until the master has
    * fsynced it to its AOF (`WAITAOF 1 0`, Redis ≥ 7.2); `{ replicas: n }` until `n` replicas have
    * it (`WAIT n`); `{ replicas: n, aof: true }` both (`WAITAOF 1 n`). Not confirmed within
-   * `timeoutMs` (default half of `commandTimeoutMs`): the grant is given back and the call fails
+   * `timeout` (default half of `commandTimeout`): the grant is given back and the call fails
    * with `ReservationNotConfirmedError` (a `StoreUnavailableError`), nothing sent. Default: off.
    */
-  durability?:
-    | 'aof'
-    | { replicas: number; aof?: boolean | undefined; timeoutMs?: number | undefined }
-    | undefined;
+  durability?: 'aof' | DurabilityOptions | undefined;
   /**
    * After the store lost records (its epoch changed), how long grants of keys it no longer has are
    * refused (`StoreResetError`), because writes reserved before the loss may still be running.
    * Default: the longest lease this store instance was asked for, at least 60 s.
    */
+  resetWindow?: Duration | undefined;
+  /** @deprecated Use `resetWindow`. */
   resetWindowMs?: number | undefined;
   /**
    * After that window, how long keys the store no longer has are written as `unknown` instead of
@@ -48,7 +55,18 @@ export interface RedisStoreOptions {
    * sends blindly). Default: the longest ttl this store instance was asked for, at least 24 h. `0`: off
    * (after the window such keys are sent again).
    */
+  resetUnknown?: Duration | undefined;
+  /** @deprecated Use `resetUnknown`. */
   resetUnknownMs?: number | undefined;
+}
+
+export interface DurabilityOptions {
+  replicas: number;
+  aof?: boolean | undefined;
+  /** How long to wait for the confirmation; less than `commandTimeout`. */
+  timeout?: Duration | undefined;
+  /** @deprecated Use `timeout`. */
+  timeoutMs?: number | undefined;
 }
 
 export interface ResolvedDurability {
@@ -79,7 +97,13 @@ const DEFAULTS = {
   sweepEveryMs: 60_000,
 };
 
-const POSITIVE_MS = ['commandTimeoutMs', 'pollIntervalMs', 'expiredUnknownGraceMs', 'sweepEveryMs'] as const;
+/** Durations that must be more than 0; the reset windows may be 0. */
+const POSITIVE = [
+  ['commandTimeout', 'commandTimeoutMs'],
+  ['pollInterval', 'pollIntervalMs'],
+  ['expiredUnknownGrace', 'expiredUnknownGraceMs'],
+  ['sweepEvery', 'sweepEveryMs'],
+] as const;
 
 export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
   if (!options || typeof options.client?.defineCommand !== 'function') {
@@ -98,24 +122,55 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
     keyPrefix: checkKeyPrefix(options.keyPrefix ?? DEFAULTS.keyPrefix),
     requireDurable: options.requireDurable === true,
     durability: undefined,
-    resetWindowMs: nonNegative(options.resetWindowMs, 'resetWindowMs'),
-    resetUnknownMs: nonNegative(options.resetUnknownMs, 'resetUnknownMs'),
+    resetWindowMs: durationOption(options, 'resetWindow', 'non-negative'),
+    resetUnknownMs: durationOption(options, 'resetUnknown', 'non-negative'),
   };
-  for (const name of POSITIVE_MS) {
-    const value = options[name];
-    if (value === undefined) continue;
-    if (!Number.isFinite(value) || value <= 0)
-      throw new ConfigError(`${name} must be a positive number of ms`);
-    resolved[name] = value;
+  for (const [name, resolvedName] of POSITIVE) {
+    resolved[resolvedName] = durationOption(options, name, 'positive') ?? resolved[resolvedName];
   }
   resolved.durability = resolveDurability(options.durability, resolved.commandTimeoutMs);
   return resolved;
 }
 
-function nonNegative(value: number | undefined, name: string): number | undefined {
+type Bound = 'positive' | 'non-negative';
+
+/**
+ * A duration option given as `name` (a `Duration`) or as its deprecated alias `<name>Ms` (a number
+ * of ms, checked as it always was), never both; `undefined` when neither is given.
+ */
+function durationOption(given: object, name: string, bound: Bound, where = ''): number | undefined {
+  const options = given as Record<string, unknown>;
+  const label = where + name;
+  const alias = `${label}Ms`;
+  const value = options[name];
+  const old = options[`${name}Ms`];
+  if (value !== undefined && old !== undefined) {
+    throw new ConfigError(
+      `${label} and ${alias} are one option (${alias} is its deprecated name): give only ${label}`,
+    );
+  }
+  if (old !== undefined) return legacyMs(old, alias, bound);
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new ConfigError(`${name} must be a number of ms, 0 or more`);
+  if (typeof value !== 'number' && typeof value !== 'string') {
+    throw new ConfigError(`${label} must be milliseconds or a duration like '500ms', '2s', '24h'`);
+  }
+  const ms = toMs(value, label);
+  if (bound === 'positive' && ms <= 0) throw new ConfigError(`${label} must be more than 0`);
+  return ms;
+}
+
+function legacyMs(value: unknown, name: string, bound: Bound): number {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (bound === 'positive' && value === 0)
+  ) {
+    throw new ConfigError(
+      bound === 'positive'
+        ? `${name} must be a positive number of ms`
+        : `${name} must be a number of ms, 0 or more`,
+    );
   }
   return value;
 }
@@ -127,23 +182,18 @@ function resolveDurability(
   if (given === undefined) return undefined;
   const shape = given === 'aof' ? { replicas: 0, aof: true } : given;
   if (typeof shape !== 'object' || shape === null) {
-    throw new ConfigError("durability must be 'aof' or { replicas: n, aof?: boolean, timeoutMs?: ms }");
+    throw new ConfigError("durability must be 'aof' or { replicas: n, aof?: boolean, timeout?: duration }");
   }
-  const {
-    replicas,
-    aof = false,
-    timeoutMs = Math.floor(commandTimeoutMs / 2),
-  } = shape as {
-    replicas: number;
-    aof?: boolean;
-    timeoutMs?: number;
-  };
+  const { replicas, aof = false } = shape as DurabilityOptions;
   if (!Number.isInteger(replicas) || replicas < 0 || (!aof && replicas < 1)) {
     throw new ConfigError('durability.replicas must be a whole number, at least 1 (or 0 with aof: true)');
   }
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs >= commandTimeoutMs) {
+  const timeoutMs =
+    durationOption(shape, 'timeout', 'non-negative', 'durability.') ?? Math.floor(commandTimeoutMs / 2);
+  if (timeoutMs <= 0 || timeoutMs >= commandTimeoutMs) {
+    const name = (shape as DurabilityOptions).timeoutMs === undefined ? 'timeout' : 'timeoutMs';
     throw new ConfigError(
-      `durability.timeoutMs must be more than 0 and less than commandTimeoutMs (${commandTimeoutMs} ms)`,
+      `durability.${name} must be more than 0 and less than commandTimeout (${commandTimeoutMs} ms)`,
     );
   }
   return { replicas, aof: aof === true, timeoutMs };

@@ -2,7 +2,7 @@ import { effectiveStatus, expiredUndecided, type IdempotencyRecord, type ListFil
 import { bounded, type RedisClient, runScript } from './client.js';
 import { keysFor, markerPatterns, recordPattern, storeKeyOf } from './keys.js';
 import { parseReply, recordFrom } from './record.js';
-import type { ScriptName } from './scripts.js';
+import { args, type ScriptCall, SWEEP_GONE, SWEEP_MARKER } from './scripts.js';
 
 interface ScanNode {
   scanStream(options: { match: string; count: number }): AsyncIterable<string[]>;
@@ -57,18 +57,18 @@ export async function sweepMarkers(
     }
   });
   const expired: IdempotencyRecord[] = [];
-  const sweep = async (name: ScriptName, key: string, keys: string[]) =>
-    parseReply(await runScript(client, name, keys, [], { operation: 'purgeExpired', key, timeoutMs }));
+  const sweep = async (call: ScriptCall, key: string) =>
+    parseReply(await runScript(client, call, { operation: 'purgeExpired', key, timeoutMs }));
   for (const marker of found.marker) {
     const key = storeKeyOf(prefix, marker);
     if (key === undefined) continue;
-    const reply = await sweep('sweepMarker', key, [marker, keysFor(prefix, key).record]);
+    const reply = await sweep(args(SWEEP_MARKER, { marker, record: keysFor(prefix, key).record }, {}), key);
     if (reply.outcome === 'expired' && reply.rest.length > 0) expired.push(recordFrom(reply.rest));
   }
   for (const gone of found.gone) {
     const key = storeKeyOf(prefix, gone);
     if (key === undefined) continue;
-    const reply = await sweep('sweepGone', key, [gone]);
+    const reply = await sweep(args(SWEEP_GONE, { gone }, {}), key);
     for (const entry of reply.rest) expired.push(recordFrom(JSON.parse(entry) as string[]));
   }
   // An in_flight record whose lease outlived it expired as in_flight, not as undecided.

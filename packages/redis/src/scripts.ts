@@ -62,6 +62,15 @@ local function owned(rec, token, owner, now)
   return nil
 end
 
+-- An operator's compare-and-set: nil while the record is the one inspected (same token and status),
+-- else the reply: it is gone, or what it is now.
+local function changed_since(rec, token, status, now)
+  if not live(rec, now) then return {'gone', num(now)} end
+  local seen = redis.call('HMGET', rec, 'status', 'fencingToken')
+  if seen[2] ~= token or seen[1] ~= status then return {'changed', num(now), seen[1], seen[2]} end
+  return nil
+end
+
 local function push_audit(rec, entry)
   if entry == '' then return end
   local list = redis.call('HGET', rec, 'audit')
@@ -71,7 +80,7 @@ local function push_audit(rec, entry)
 end
 
 -- The store epoch (epoch.ts): "<id>|<gen>|<at>|<refuseUntil>|<unknownUntil>", ms on Redis' clock.
--- ARGV from the caller: the id and generation this store instance last saw ('' and 0: none yet),
+-- From the caller: the id and generation this store instance last saw ('' and 0: none yet),
 -- a fresh id to use if a new epoch is needed, and its reset windows (ms). A missing epoch or a
 -- generation older than one already seen means Redis lost writes: a new epoch starts, refusing
 -- grants until refuseUntil and presuming absent keys unknown until unknownUntil. An instance that
@@ -138,222 +147,388 @@ end
 `;
 
 /**
- * KEYS: rec seq marker gone epoch.
- * ARGV: key scope fingerprint method target owner leaseMs ttlMs providerKey graceMs
- *       epochId epochGen freshEpochId resetRefuseMs resetUnknownMs
+ * The record-state rules of packages/core/src/record.ts (`leaseLive`, `isTakeable`), for the
+ * scripts that decide on a lease by Redis' clock. Keep the two in step: scripts.test.ts runs both
+ * on one table of cases. `lease_until` is the hash field as stored ('' when there is no lease).
+ */
+export const LEASE_RULES = `
+local function lease_live(status, lease_until, now)
+  return status == 'in_flight' and (tonumber(lease_until) or 0) > now
+end
+local function is_takeable(status, lease_until, now)
+  return not lease_live(status, lease_until, now)
+end
+`;
+
+type Arg = string | number;
+
+/**
+ * One script's table: the names of its KEYS and of its ARGV, in the order the Lua body unpacks
+ * them on its first lines (`local record_key, … = unpack(KEYS)`, `local owner, … = unpack(ARGV)`,
+ * the names in snake_case, keys with `_key`). scripts.test.ts checks each body against its table.
+ */
+export interface Script<K extends string = string, A extends string = string> {
+  /** Registered on the client as `oncely<Name>`. */
+  readonly name: string;
+  readonly keys: readonly K[];
+  readonly argv: readonly A[];
+  /** The script's own Lua, which starts by naming its KEYS and ARGV. */
+  readonly body: string;
+  /** What Redis runs: the shared helpers (and the lease rules where the body needs them), then the body. */
+  readonly source: string;
+}
+
+function script<const K extends string, const A extends string = never>(table: {
+  name: string;
+  keys: readonly K[];
+  argv?: readonly A[];
+  leaseRules?: boolean;
+  lua: string;
+}): Script<K, A> {
+  const { name, keys, argv = [], leaseRules = false, lua } = table;
+  return { name, keys, argv, body: lua, source: PRELUDE + (leaseRules ? LEASE_RULES : '') + lua };
+}
+
+/** One call of a script: its KEYS and ARGV as lists, in the order of its table. */
+export interface ScriptCall {
+  readonly script: Script;
+  readonly keys: string[];
+  readonly argv: Arg[];
+}
+
+type KeysOf<S extends Script> = Record<S['keys'][number], string>;
+type ArgvOf<S extends Script> = Record<S['argv'][number], Arg>;
+/** A name the table does not have is a type error, even when it comes in through a spread. */
+type Exactly<V, S extends Script> = V & Record<Exclude<keyof V, S['argv'][number]>, never>;
+
+/**
+ * Orders the KEYS and ARGV of a call by the script's table. Every ARGV name must be given, and
+ * no other; `keys` may be a larger object (a `KeySet`): only the table's names are taken from it.
+ */
+export function args<S extends Script, const V extends ArgvOf<S>>(
+  script: S,
+  keys: KeysOf<S>,
+  argv: Exactly<V, S>,
+): ScriptCall {
+  const keyOf = keys as Record<string, string>;
+  const argOf = argv as Record<string, Arg>;
+  return {
+    script,
+    keys: script.keys.map((name) => keyOf[name]!),
+    argv: script.argv.map((name) => argOf[name]!),
+  };
+}
+
+/** The last ARGV of a grant (reserve, takeOver), for epoch_check: see epoch.ts. */
+const EPOCH_ARGV = ['epochId', 'epochGen', 'freshEpochId', 'resetRefuseMs', 'resetUnknownMs'] as const;
+
+/**
  * A marker left by an undecided record that expired is moved to `gone` before the new one is written,
  * so the sweep still reports it. After the store lost records (epoch): a live record is still
  * answered (a replay is safe), an absent one is refused during the window, then written `unknown`:
  * an attempt before the loss may have executed, so it is reconciled, never blindly sent again.
+ * ARGV: the request's identity, the lease asked for, the marker's grace past the record's expiry,
+ * then the epoch's (the id and generation this instance saw, a fresh id, the reset windows).
  */
-const reserve = `
+export const RESERVE = script({
+  name: 'reserve',
+  keys: ['record', 'sequence', 'marker', 'gone', 'epoch'],
+  argv: [
+    'key',
+    'scope',
+    'fingerprint',
+    'method',
+    'target',
+    'owner',
+    'leaseMs',
+    'ttlMs',
+    'providerKey',
+    'graceMs',
+    ...EPOCH_ARGV,
+  ],
+  lua: `
+local record_key, sequence_key, marker_key, gone_key, epoch_key = unpack(KEYS)
+local key, scope, fingerprint, method, target, owner, lease_ms, ttl_ms, provider_key, grace_ms,
+  epoch_id, epoch_gen, fresh_epoch_id, reset_refuse_ms, reset_unknown_ms = unpack(ARGV)
 local now, now_us = clock()
-local e = epoch_check(KEYS[5], ARGV[11], ARGV[12], ARGV[13], tonumber(ARGV[14]), tonumber(ARGV[15]), now)
-if live(KEYS[1], now) then return with_epoch(reply('exists', now, KEYS[1]), e, false) end
+local e = epoch_check(epoch_key, epoch_id, epoch_gen, fresh_epoch_id, tonumber(reset_refuse_ms),
+  tonumber(reset_unknown_ms), now)
+if live(record_key, now) then return with_epoch(reply('exists', now, record_key), e, false) end
 if now < e.ru then return with_epoch({'reset', num(now)}, e, false) end
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  local keep = redis.call('PEXPIRETIME', KEYS[3])
-  redis.call('RPUSH', KEYS[4], cjson.encode(redis.call('HGETALL', KEYS[3])))
-  if keep > redis.call('PEXPIRETIME', KEYS[4]) then redis.call('PEXPIREAT', KEYS[4], keep) end
-  redis.call('DEL', KEYS[3])
+if redis.call('EXISTS', marker_key) == 1 then
+  local keep = redis.call('PEXPIRETIME', marker_key)
+  redis.call('RPUSH', gone_key, cjson.encode(redis.call('HGETALL', marker_key)))
+  if keep > redis.call('PEXPIRETIME', gone_key) then redis.call('PEXPIREAT', gone_key, keep) end
+  redis.call('DEL', marker_key)
 end
-local expires = now + tonumber(ARGV[8])
-local token = next_token(KEYS[2], now_us, expires)
+local expires = now + tonumber(ttl_ms)
+local token = next_token(sequence_key, now_us, expires)
 local presumed = now < e.uu
-local status, owner, lease, audit = 'in_flight', ARGV[6], num(now + tonumber(ARGV[7])), '[]'
+local status, lease_owner, lease_until, audit = 'in_flight', owner, num(now + tonumber(lease_ms)), '[]'
 if presumed then
-  status, owner, lease = 'unknown', '', ''
+  status, lease_owner, lease_until = 'unknown', '', ''
   audit = '[{"at":' .. num(now) .. ',"action":"unknown","token":' .. num(token) ..
     ',"detail":"store reset: the store lost its records; an attempt before the loss may have executed"}]'
 end
 -- The new record's fields, written once to the record and once to its marker (the marker is gone by
 -- now, see above), and echoed as the reply: no read-back of what was just written.
-local fields = {'key', ARGV[1], 'scope', ARGV[2], 'status', status, 'fingerprint', ARGV[3],
-  'method', ARGV[4], 'target', ARGV[5], 'createdAt', num(now), 'updatedAt', num(now), 'expiresAt', num(expires),
-  'leaseOwner', owner, 'leaseUntil', lease, 'fencingToken', num(token),
+local fields = {'key', key, 'scope', scope, 'status', status, 'fingerprint', fingerprint,
+  'method', method, 'target', target, 'createdAt', num(now), 'updatedAt', num(now), 'expiresAt', num(expires),
+  'leaseOwner', lease_owner, 'leaseUntil', lease_until, 'fencingToken', num(token),
   'attempts', '1', 'revision', '0', 'audit', audit}
-if ARGV[9] ~= '' then
+if provider_key ~= '' then
   fields[#fields + 1] = 'providerKey'
-  fields[#fields + 1] = ARGV[9]
+  fields[#fields + 1] = provider_key
 end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('PEXPIREAT', KEYS[1], num(expires))
-redis.call('HSET', KEYS[3], unpack(fields))
-redis.call('PEXPIREAT', KEYS[3], num(expires + tonumber(ARGV[10])))
+redis.call('HSET', record_key, unpack(fields))
+redis.call('PEXPIREAT', record_key, num(expires))
+redis.call('HSET', marker_key, unpack(fields))
+redis.call('PEXPIREAT', marker_key, num(expires + tonumber(grace_ms)))
 local out = {presumed and 'exists' or 'acquired', num(now)}
 for i = 1, #fields do out[#out + 1] = fields[i] end
 return with_epoch(out, e, true)
-`;
+`,
+});
 
-/** KEYS: rec seq marker. ARGV: token owner responseJson ttlMs providerKey auditJson channel */
-const complete = `
+/** `owner` is '' when the lease has no owner to check (a store instance that did not grant it). */
+export const COMPLETE = script({
+  name: 'complete',
+  keys: ['record', 'sequence', 'marker'],
+  argv: ['token', 'owner', 'responseJson', 'ttlMs', 'providerKey', 'auditJson', 'channel'],
+  lua: `
+local record_key, sequence_key, marker_key = unpack(KEYS)
+local token, owner, response_json, ttl_ms, provider_key, audit_json, channel = unpack(ARGV)
 local now = clock()
-local lost = owned(KEYS[1], ARGV[1], ARGV[2], now)
+local lost = owned(record_key, token, owner, now)
 if lost then return {'lost', num(now), lost} end
-local expires = now + tonumber(ARGV[4])
-redis.call('HSET', KEYS[1], 'status', 'completed', 'response', ARGV[3], 'leaseOwner', '', 'leaseUntil', '',
+local expires = now + tonumber(ttl_ms)
+redis.call('HSET', record_key, 'status', 'completed', 'response', response_json, 'leaseOwner', '', 'leaseUntil', '',
   'expiresAt', num(expires), 'updatedAt', num(now))
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'providerKey', ARGV[5]) end
-push_audit(KEYS[1], ARGV[6])
-redis.call('PEXPIREAT', KEYS[1], num(expires))
-keep_sequence(KEYS[2], expires)
-redis.call('DEL', KEYS[3])
-redis.call('PUBLISH', ARGV[7], 'completed')
-return reply('ok', now, KEYS[1], true)
-`;
+if provider_key ~= '' then redis.call('HSET', record_key, 'providerKey', provider_key) end
+push_audit(record_key, audit_json)
+redis.call('PEXPIREAT', record_key, num(expires))
+keep_sequence(sequence_key, expires)
+redis.call('DEL', marker_key)
+redis.call('PUBLISH', channel, 'completed')
+return reply('ok', now, record_key, true)
+`,
+});
 
-/** KEYS: rec seq marker. ARGV: token owner channel */
-const release = `
+export const RELEASE = script({
+  name: 'release',
+  keys: ['record', 'marker'],
+  argv: ['token', 'owner', 'channel'],
+  lua: `
+local record_key, marker_key = unpack(KEYS)
+local token, owner, channel = unpack(ARGV)
 local now = clock()
-local lost = owned(KEYS[1], ARGV[1], ARGV[2], now)
+local lost = owned(record_key, token, owner, now)
 if lost then return {'lost', num(now), lost} end
-redis.call('DEL', KEYS[1], KEYS[3])
-redis.call('PUBLISH', ARGV[3], 'released')
+redis.call('DEL', record_key, marker_key)
+redis.call('PUBLISH', channel, 'released')
 return {'ok', num(now)}
-`;
+`,
+});
 
-/** KEYS: rec seq marker. ARGV: token owner leaseMs */
-const extend = `
+export const EXTEND = script({
+  name: 'extend',
+  keys: ['record'],
+  argv: ['token', 'owner', 'leaseMs'],
+  lua: `
+local record_key = unpack(KEYS)
+local token, owner, lease_ms = unpack(ARGV)
 local now = clock()
-local lost = owned(KEYS[1], ARGV[1], ARGV[2], now)
+local lost = owned(record_key, token, owner, now)
 if lost then return {'lost', num(now), lost} end
-local lease = now + tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'leaseUntil', num(lease), 'updatedAt', num(now))
+local lease = now + tonumber(lease_ms)
+redis.call('HSET', record_key, 'leaseUntil', num(lease), 'updatedAt', num(now))
 return {'ok', num(now), num(lease)}
-`;
+`,
+});
 
-/** KEYS: rec seq marker. ARGV: token owner cause ttlMs graceMs channel */
-const markUnknown = `
+export const MARK_UNKNOWN = script({
+  name: 'markUnknown',
+  keys: ['record', 'sequence', 'marker'],
+  argv: ['token', 'owner', 'cause', 'ttlMs', 'graceMs', 'channel'],
+  lua: `
+local record_key, sequence_key, marker_key = unpack(KEYS)
+local token, owner, cause, ttl_ms, grace_ms, channel = unpack(ARGV)
 local now = clock()
-local lost = owned(KEYS[1], ARGV[1], ARGV[2], now)
+local lost = owned(record_key, token, owner, now)
 if lost then return {'lost', num(now), lost} end
-local expires = now + tonumber(ARGV[4])
-redis.call('HSET', KEYS[1], 'status', 'unknown', 'leaseOwner', '', 'leaseUntil', '',
+local expires = now + tonumber(ttl_ms)
+redis.call('HSET', record_key, 'status', 'unknown', 'leaseOwner', '', 'leaseUntil', '',
   'expiresAt', num(expires), 'updatedAt', num(now))
-push_audit(KEYS[1], '{"at":' .. num(now) .. ',"action":"unknown","token":' .. ARGV[1] .. ',"detail":' .. cjson.encode(ARGV[3]) .. '}')
-redis.call('PEXPIREAT', KEYS[1], num(expires))
-keep_sequence(KEYS[2], expires)
-mark(KEYS[3], KEYS[1], expires, ARGV[5])
-redis.call('PUBLISH', ARGV[6], 'unknown')
+push_audit(record_key, '{"at":' .. num(now) .. ',"action":"unknown","token":' .. token .. ',"detail":' .. cjson.encode(cause) .. '}')
+redis.call('PEXPIREAT', record_key, num(expires))
+keep_sequence(sequence_key, expires)
+mark(marker_key, record_key, expires, grace_ms)
+redis.call('PUBLISH', channel, 'unknown')
 return {'ok', num(now)}
-`;
+`,
+});
 
 /**
- * KEYS: rec seq marker epoch.
- * ARGV: expectedToken expectedStatus owner leaseMs ttlMs fingerprint providerKey bumpRevision consumeGrant
- *       auditJson graceMs epochId epochGen freshEpochId resetRefuseMs resetUnknownMs
  * Refused unless the record still has the token and the status the caller saw: an owner that
  * completed after its lease expired keeps its token, so the token alone would not tell. Refused
- * too during the window after the store lost records (epoch).
+ * too during the window after the store lost records (epoch). `bumpRevision`, `consumeGrant`: '1' or '0'.
  */
-const takeOver = `
+export const TAKE_OVER = script({
+  name: 'takeOver',
+  keys: ['record', 'sequence', 'marker', 'epoch'],
+  argv: [
+    'expectedToken',
+    'expectedStatus',
+    'owner',
+    'leaseMs',
+    'ttlMs',
+    'fingerprint',
+    'providerKey',
+    'bumpRevision',
+    'consumeGrant',
+    'auditJson',
+    'graceMs',
+    ...EPOCH_ARGV,
+  ],
+  leaseRules: true,
+  lua: `
+local record_key, sequence_key, marker_key, epoch_key = unpack(KEYS)
+local expected_token, expected_status, owner, lease_ms, ttl_ms, fingerprint, provider_key, bump_revision,
+  consume_grant, audit_json, grace_ms, epoch_id, epoch_gen, fresh_epoch_id, reset_refuse_ms,
+  reset_unknown_ms = unpack(ARGV)
 local now, now_us = clock()
-local e = epoch_check(KEYS[4], ARGV[12], ARGV[13], ARGV[14], tonumber(ARGV[15]), tonumber(ARGV[16]), now)
-if not live(KEYS[1], now) then return with_epoch({'gone', num(now)}, e, false) end
+local e = epoch_check(epoch_key, epoch_id, epoch_gen, fresh_epoch_id, tonumber(reset_refuse_ms),
+  tonumber(reset_unknown_ms), now)
+if not live(record_key, now) then return with_epoch({'gone', num(now)}, e, false) end
 if now < e.ru then return with_epoch({'reset', num(now)}, e, false) end
-local f = redis.call('HMGET', KEYS[1], 'status', 'fencingToken', 'leaseUntil')
-local takeable = f[1] ~= 'in_flight' or (tonumber(f[3]) or 0) <= now
-if f[2] ~= ARGV[1] or f[1] ~= ARGV[2] or not takeable then
-  return with_epoch(reply('refused', now, KEYS[1]), e, false)
+local f = redis.call('HMGET', record_key, 'status', 'fencingToken', 'leaseUntil')
+if f[2] ~= expected_token or f[1] ~= expected_status or not is_takeable(f[1], f[3], now) then
+  return with_epoch(reply('refused', now, record_key), e, false)
 end
-local expires = now + tonumber(ARGV[5])
-local token = next_token(KEYS[2], now_us, expires)
-redis.call('HSET', KEYS[1], 'status', 'in_flight', 'fencingToken', num(token), 'leaseOwner', ARGV[3],
-  'leaseUntil', num(now + tonumber(ARGV[4])), 'expiresAt', num(expires), 'updatedAt', num(now))
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'fingerprint', ARGV[6]) end
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'providerKey', ARGV[7]) end
-if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'revision', 1) end
-if ARGV[9] == '1' then redis.call('HDEL', KEYS[1], 'overrideGrant') end
-push_audit(KEYS[1], '{"token":' .. num(token) .. ',' .. string.sub(ARGV[10], 2))
-redis.call('PEXPIREAT', KEYS[1], num(expires))
-mark(KEYS[3], KEYS[1], expires, ARGV[11])
-return with_epoch(reply('won', now, KEYS[1]), e, true)
-`;
+local expires = now + tonumber(ttl_ms)
+local token = next_token(sequence_key, now_us, expires)
+redis.call('HSET', record_key, 'status', 'in_flight', 'fencingToken', num(token), 'leaseOwner', owner,
+  'leaseUntil', num(now + tonumber(lease_ms)), 'expiresAt', num(expires), 'updatedAt', num(now))
+redis.call('HINCRBY', record_key, 'attempts', 1)
+if fingerprint ~= '' then redis.call('HSET', record_key, 'fingerprint', fingerprint) end
+if provider_key ~= '' then redis.call('HSET', record_key, 'providerKey', provider_key) end
+if bump_revision == '1' then redis.call('HINCRBY', record_key, 'revision', 1) end
+if consume_grant == '1' then redis.call('HDEL', record_key, 'overrideGrant') end
+push_audit(record_key, '{"token":' .. num(token) .. ',' .. string.sub(audit_json, 2))
+redis.call('PEXPIREAT', record_key, num(expires))
+mark(marker_key, record_key, expires, grace_ms)
+return with_epoch(reply('won', now, record_key), e, true)
+`,
+});
 
-/** KEYS: rec. */
-const read = `
+export const READ = script({
+  name: 'read',
+  keys: ['record'],
+  lua: `
+local record_key = unpack(KEYS)
 local now = clock()
-if not live(KEYS[1], now) then return {'gone', num(now)} end
-return reply('ok', now, KEYS[1])
-`;
+if not live(record_key, now) then return {'gone', num(now)} end
+return reply('ok', now, record_key)
+`,
+});
 
-/**
- * KEYS: rec seq marker. ARGV: as(completed|absent) responseJson ttlMs auditJson channel expectedToken expectedStatus
- * A compare-and-set: only the record the operator inspected (same token and status) is changed.
- */
-const resolve = `
+/** A compare-and-set: only the record the operator inspected (same token and status) is changed. */
+export const RESOLVE = script({
+  name: 'resolve',
+  keys: ['record', 'sequence', 'marker'],
+  argv: [
+    'resolveAs', // 'completed', or 'absent': the record is deleted
+    'responseJson', // '' when absent
+    'ttlMs', // 0 when absent
+    'auditJson',
+    'channel',
+    'expectedToken',
+    'expectedStatus',
+  ],
+  lua: `
+local record_key, sequence_key, marker_key = unpack(KEYS)
+local resolve_as, response_json, ttl_ms, audit_json, channel, expected_token, expected_status = unpack(ARGV)
 local now, now_us = clock()
-if not live(KEYS[1], now) then return {'gone', num(now)} end
-local seen = redis.call('HMGET', KEYS[1], 'status', 'fencingToken')
-if seen[2] ~= ARGV[6] or seen[1] ~= ARGV[7] then return {'changed', num(now), seen[1], seen[2]} end
-if ARGV[1] == 'absent' then
-  redis.call('DEL', KEYS[1], KEYS[3])
-  redis.call('PUBLISH', ARGV[5], 'resolved')
+local changed = changed_since(record_key, expected_token, expected_status, now)
+if changed then return changed end
+if resolve_as == 'absent' then
+  redis.call('DEL', record_key, marker_key)
+  redis.call('PUBLISH', channel, 'resolved')
   return {'deleted', num(now)}
 end
-local expires = now + tonumber(ARGV[3])
-local token = next_token(KEYS[2], now_us, expires)
-redis.call('HSET', KEYS[1], 'status', 'completed', 'response', ARGV[2], 'fencingToken', num(token),
+local expires = now + tonumber(ttl_ms)
+local token = next_token(sequence_key, now_us, expires)
+redis.call('HSET', record_key, 'status', 'completed', 'response', response_json, 'fencingToken', num(token),
   'leaseOwner', '', 'leaseUntil', '', 'expiresAt', num(expires), 'updatedAt', num(now))
-push_audit(KEYS[1], ARGV[4])
-redis.call('PEXPIREAT', KEYS[1], num(expires))
-redis.call('DEL', KEYS[3])
-redis.call('PUBLISH', ARGV[5], 'resolved')
-return reply('ok', now, KEYS[1])
-`;
+push_audit(record_key, audit_json)
+redis.call('PEXPIREAT', record_key, num(expires))
+redis.call('DEL', marker_key)
+redis.call('PUBLISH', channel, 'resolved')
+return reply('ok', now, record_key)
+`,
+});
 
-/** KEYS: rec. ARGV: grantJson auditJson expectedToken expectedStatus (a compare-and-set, as resolve) */
-const grantOverride = `
+/** A compare-and-set, as resolve. */
+export const GRANT_OVERRIDE = script({
+  name: 'grantOverride',
+  keys: ['record'],
+  argv: ['grantJson', 'auditJson', 'expectedToken', 'expectedStatus'],
+  lua: `
+local record_key = unpack(KEYS)
+local grant_json, audit_json, expected_token, expected_status = unpack(ARGV)
 local now = clock()
-if not live(KEYS[1], now) then return {'gone', num(now)} end
-local seen = redis.call('HMGET', KEYS[1], 'status', 'fencingToken')
-if seen[2] ~= ARGV[3] or seen[1] ~= ARGV[4] then return {'changed', num(now), seen[1], seen[2]} end
-redis.call('HSET', KEYS[1], 'overrideGrant', ARGV[1], 'updatedAt', num(now))
-push_audit(KEYS[1], ARGV[2])
-return reply('ok', now, KEYS[1])
-`;
+local changed = changed_since(record_key, expected_token, expected_status, now)
+if changed then return changed end
+redis.call('HSET', record_key, 'overrideGrant', grant_json, 'updatedAt', num(now))
+push_audit(record_key, audit_json)
+return reply('ok', now, record_key)
+`,
+});
 
-/** KEYS: marker rec. A marker whose record (with that token) is gone is handed back once, then deleted. */
-const sweepMarker = `
+/** A marker whose record (with that token) is gone is handed back once, then deleted. */
+export const SWEEP_MARKER = script({
+  name: 'sweepMarker',
+  keys: ['marker', 'record'],
+  lua: `
+local marker_key, record_key = unpack(KEYS)
 local now = clock()
-local token = redis.call('HGET', KEYS[1], 'fencingToken')
-if not token or redis.call('HGET', KEYS[2], 'fencingToken') == token then return {'live', num(now)} end
-local out = reply('expired', now, KEYS[1])
-redis.call('DEL', KEYS[1])
+local token = redis.call('HGET', marker_key, 'fencingToken')
+if not token or redis.call('HGET', record_key, 'fencingToken') == token then return {'live', num(now)} end
+local out = reply('expired', now, marker_key)
+redis.call('DEL', marker_key)
 return out
-`;
+`,
+});
 
-/** KEYS: gone. Markers set aside by reserve (JSON arrays of field, value, …), handed back once. */
-const sweepGone = `
+/** Markers set aside by reserve (JSON arrays of field, value, …), handed back once. */
+export const SWEEP_GONE = script({
+  name: 'sweepGone',
+  keys: ['gone'],
+  lua: `
+local gone_key = unpack(KEYS)
 local now = clock()
 local out = {'expired', num(now)}
-for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do out[#out + 1] = entry end
-redis.call('DEL', KEYS[1])
+for _, entry in ipairs(redis.call('LRANGE', gone_key, 0, -1)) do out[#out + 1] = entry end
+redis.call('DEL', gone_key)
 return out
-`;
+`,
+});
 
-/** Script name → [Lua body, number of KEYS]. Names become ioredis commands prefixed with `oncely`. */
-export const SCRIPTS = {
-  reserve: [reserve, 5],
-  complete: [complete, 3],
-  release: [release, 3],
-  extend: [extend, 3],
-  markUnknown: [markUnknown, 3],
-  takeOver: [takeOver, 4],
-  read: [read, 1],
-  resolve: [resolve, 3],
-  grantOverride: [grantOverride, 1],
-  sweepMarker: [sweepMarker, 2],
-  sweepGone: [sweepGone, 1],
-} as const satisfies Record<string, readonly [string, number]>;
+/** Every script, registered on the client as an ioredis command (see client.ts). */
+export const SCRIPTS: readonly Script[] = [
+  RESERVE,
+  COMPLETE,
+  RELEASE,
+  EXTEND,
+  MARK_UNKNOWN,
+  TAKE_OVER,
+  READ,
+  RESOLVE,
+  GRANT_OVERRIDE,
+  SWEEP_MARKER,
+  SWEEP_GONE,
+];
 
-export type ScriptName = keyof typeof SCRIPTS;
-
-export function scriptSource(name: ScriptName): string {
-  return PRELUDE + SCRIPTS[name][0];
-}
-
-export function commandName(name: ScriptName): string {
-  return `oncely${name[0]!.toUpperCase()}${name.slice(1)}`;
+export function commandName(script: Script): string {
+  return `oncely${script.name[0]!.toUpperCase()}${script.name.slice(1)}`;
 }

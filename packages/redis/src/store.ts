@@ -28,13 +28,25 @@ import { LeaseHeldError, type LeaseLock, type LeaseLocks, redlockLeases } from '
 import { type RedisStoreOptions, resolveOptions } from './options.js';
 import { auditJson, parseReply, type Reply, recordFrom, recordOf } from './record.js';
 import { scanRecords, sweepMarkers } from './scan.js';
-import type { ScriptName } from './scripts.js';
+import {
+  args,
+  COMPLETE,
+  EXTEND,
+  GRANT_OVERRIDE,
+  MARK_UNKNOWN,
+  READ,
+  RELEASE,
+  RESERVE,
+  RESOLVE,
+  type ScriptCall,
+  TAKE_OVER,
+} from './scripts.js';
 import { Doorbell, Wakeups } from './wakeups.js';
 
 export interface RedisStore extends IdempotencyStore {
   /** The prefix every key of this store starts with. */
   readonly keyPrefix: string;
-  /** Reported by a sweep (every `sweepEveryMs` while someone listens, or `purgeExpired()`). */
+  /** Reported by a sweep (every `sweepEvery` while someone listens, or `purgeExpired()`). */
   onExpiredUnknown(listener: (record: IdempotencyRecord) => void): () => void;
   /**
    * What Redis keeps across a restart (AOF, RDB snapshots, eviction) on every master, read now.
@@ -83,17 +95,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   let notDurable: string | undefined;
 
   const keys = (key: string): KeySet => keysFor(keyPrefix, key);
-  const owned = (k: KeySet) => [k.record, k.sequence, k.marker];
 
   async function call(
-    name: ScriptName,
+    script: ScriptCall,
     operation: string,
     key: string,
-    keyList: string[],
-    args: (string | number)[],
     onLate?: (reply: Reply) => void,
   ): Promise<Reply> {
-    const raw = await runScript(client, name, keyList, args, {
+    const raw = await runScript(client, script, {
       operation,
       key,
       timeoutMs: commandTimeoutMs,
@@ -134,7 +143,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   /**
    * Redlock mode: the lease is only ours once a quorum locked it. A previous holder's lock lapses
    * shortly after its record lease (both are extended together), so a held lock is retried for up
-   * to `commandTimeoutMs`; a quorum that does not answer fails at once.
+   * to `commandTimeout`; a quorum that does not answer fails at once.
    */
   async function lockLease(key: string, leaseMs: number): Promise<LeaseLock> {
     const started = Date.now();
@@ -235,13 +244,15 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     }
   }
 
-  /** ARGV tail of a grant: the epoch this instance saw, a fresh id, and the reset windows. */
-  function epochArgs(ekey: string, leaseMs: number, ttlMs: number): (string | number)[] {
+  /** ARGV of a grant about the epoch: the epoch this instance saw, a fresh id, and the reset windows. */
+  function epochArgs(ekey: string, leaseMs: number, ttlMs: number) {
     longestLeaseMs = Math.max(longestLeaseMs, leaseMs);
     longestTtlMs = Math.max(longestTtlMs, ttlMs);
-    const refuse = config.resetWindowMs ?? Math.max(MIN_RESET_WINDOW_MS, longestLeaseMs);
-    const unknown = config.resetUnknownMs ?? Math.max(MIN_RESET_UNKNOWN_MS, longestTtlMs);
-    return [...epochs.args(ekey), refuse, unknown];
+    return {
+      ...epochs.args(ekey),
+      resetRefuseMs: config.resetWindowMs ?? Math.max(MIN_RESET_WINDOW_MS, longestLeaseMs),
+      resetUnknownMs: config.resetUnknownMs ?? Math.max(MIN_RESET_UNKNOWN_MS, longestTtlMs),
+    };
   }
 
   /** Takes the epoch off a grant's reply; reports a loss once; refuses during the reset window. */
@@ -315,7 +326,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   async function read(key: string): Promise<{ record: IdempotencyRecord | undefined; now: number }> {
-    const reply = await call('read', 'get', key, [keys(key).record], []);
+    const reply = await call(args(READ, keys(key), {}), 'get', key);
     return { record: reply.outcome === 'ok' ? recordOf(reply) : undefined, now: reply.now };
   }
 
@@ -334,29 +345,32 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       await checkBeforeGrant();
       const k = keys(input.key);
       const ekey = epochKey(keyPrefix, input.key, client.isCluster);
-      const args = [
-        input.key,
-        input.scope,
-        input.fingerprint,
-        input.method,
-        input.target,
-        input.owner,
-        input.leaseMs,
-        input.ttlMs,
-        input.providerKey ?? '',
-        config.expiredUnknownGraceMs,
-        ...epochArgs(ekey, input.leaseMs, input.ttlMs),
-      ];
+      const reserve = args(
+        RESERVE,
+        { ...k, epoch: ekey },
+        {
+          key: input.key,
+          scope: input.scope,
+          fingerprint: input.fingerprint,
+          method: input.method,
+          target: input.target,
+          owner: input.owner,
+          leaseMs: input.leaseMs,
+          ttlMs: input.ttlMs,
+          providerKey: input.providerKey ?? '',
+          graceMs: config.expiredUnknownGraceMs,
+          ...epochArgs(ekey, input.leaseMs, input.ttlMs),
+        },
+      );
       // A reservation that lands after we reported the store unavailable is given back: nothing was sent.
       const giveBack = (late: Reply) => {
         if (late.outcome !== 'acquired') return;
         takeEpoch(late);
         const token = recordFrom(late.rest).fencingToken;
-        void call('release', 'release', input.key, owned(k), [token, input.owner, k.channel]).catch(
-          () => undefined,
-        );
+        const release = args(RELEASE, k, { token, owner: input.owner, channel: k.channel });
+        void call(release, 'release', input.key).catch(() => undefined);
       };
-      const reply = await call('reserve', 'reserve', input.key, [...owned(k), k.gone, ekey], args, giveBack);
+      const reply = await call(reserve, 'reserve', input.key, giveBack);
       checkEpoch(reply, ekey, 'reserve', input.key);
       const record = recordOf(reply);
       if (reply.outcome !== 'acquired') return { acquired: false, record };
@@ -367,16 +381,16 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     async complete(key: string, token: number, input: CompleteInput): Promise<IdempotencyRecord> {
       const owner = holdFor(key, token, true);
       const k = keys(key);
-      const args = [
+      const complete = args(COMPLETE, k, {
         token,
         owner,
-        JSON.stringify(input.response),
-        input.ttlMs,
-        input.providerKey ?? '',
-        auditJson(input.audit),
-        k.channel,
-      ];
-      const reply = await call('complete', 'complete', key, owned(k), args);
+        responseJson: JSON.stringify(input.response),
+        ttlMs: input.ttlMs,
+        providerKey: input.providerKey ?? '',
+        auditJson: auditJson(input.audit),
+        channel: k.channel,
+      });
+      const reply = await call(complete, 'complete', key);
       lostIf(reply, key, token);
       void unlock(holds.take(key, token)?.lock);
       return recordOf(reply, input.response);
@@ -385,14 +399,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     async release(key: string, token: number): Promise<void> {
       const owner = holdFor(key, token);
       const k = keys(key);
-      const reply = await call('release', 'release', key, owned(k), [token, owner, k.channel]);
+      const reply = await call(args(RELEASE, k, { token, owner, channel: k.channel }), 'release', key);
       lostIf(reply, key, token);
       void unlock(holds.take(key, token)?.lock);
     },
 
     async extend(key: string, token: number, leaseMs: number): Promise<number> {
       const owner = holdFor(key, token, true);
-      const reply = await call('extend', 'extend', key, owned(keys(key)), [token, owner, leaseMs]);
+      const reply = await call(args(EXTEND, keys(key), { token, owner, leaseMs }), 'extend', key);
       lostIf(reply, key, token);
       const hold = holds.get(key, token);
       if (hold?.lock) {
@@ -409,8 +423,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     async markUnknown(key: string, token: number, cause: string, ttlMs: number): Promise<void> {
       const owner = holdFor(key, token);
       const k = keys(key);
-      const args = [token, owner, cause, ttlMs, config.expiredUnknownGraceMs, k.channel];
-      const reply = await call('markUnknown', 'markUnknown', key, owned(k), args);
+      const graceMs = config.expiredUnknownGraceMs;
+      const markUnknown = args(MARK_UNKNOWN, k, { token, owner, cause, ttlMs, graceMs, channel: k.channel });
+      const reply = await call(markUnknown, 'markUnknown', key);
       lostIf(reply, key, token);
       void unlock(holds.take(key, token)?.lock);
     },
@@ -418,21 +433,25 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     async takeOver(key: string, input: TakeOverInput): Promise<TakeOverResult> {
       await checkBeforeGrant();
       const ekey = epochKey(keyPrefix, key, client.isCluster);
-      const args = [
-        input.expectedToken,
-        input.expectedStatus,
-        input.owner,
-        input.leaseMs,
-        input.ttlMs,
-        input.fingerprint ?? '',
-        input.providerKey ?? '',
-        input.bumpRevision ? '1' : '0',
-        input.consumeGrant ? '1' : '0',
-        auditJson(input.audit, true),
-        config.expiredUnknownGraceMs,
-        ...epochArgs(ekey, input.leaseMs, input.ttlMs),
-      ];
-      const reply = await call('takeOver', 'takeOver', key, [...owned(keys(key)), ekey], args);
+      const takeOver = args(
+        TAKE_OVER,
+        { ...keys(key), epoch: ekey },
+        {
+          expectedToken: input.expectedToken,
+          expectedStatus: input.expectedStatus,
+          owner: input.owner,
+          leaseMs: input.leaseMs,
+          ttlMs: input.ttlMs,
+          fingerprint: input.fingerprint ?? '',
+          providerKey: input.providerKey ?? '',
+          bumpRevision: input.bumpRevision ? '1' : '0',
+          consumeGrant: input.consumeGrant ? '1' : '0',
+          auditJson: auditJson(input.audit, true),
+          graceMs: config.expiredUnknownGraceMs,
+          ...epochArgs(ekey, input.leaseMs, input.ttlMs),
+        },
+      );
+      const reply = await call(takeOver, 'takeOver', key);
       checkEpoch(reply, ekey, 'takeOver', key);
       if (reply.outcome === 'gone') return { won: false, record: undefined };
       const record = recordOf(reply);
@@ -480,15 +499,17 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       expected: ExpectedRecord,
     ): Promise<IdempotencyRecord | undefined> {
       const k = keys(key);
-      const args =
-        resolution.as === 'absent'
-          ? ['absent', '', 0, auditJson(audit), k.channel]
-          : ['completed', JSON.stringify(resolution.response), resolution.ttlMs, auditJson(audit), k.channel];
-      const reply = await call('resolve', 'resolve', key, owned(k), [
-        ...args,
-        expected.token,
-        expected.status,
-      ]);
+      const completed = resolution.as === 'completed' ? resolution : undefined;
+      const resolve = args(RESOLVE, k, {
+        resolveAs: resolution.as,
+        responseJson: completed ? JSON.stringify(completed.response) : '',
+        ttlMs: completed ? completed.ttlMs : 0,
+        auditJson: auditJson(audit),
+        channel: k.channel,
+        expectedToken: expected.token,
+        expectedStatus: expected.status,
+      });
+      const reply = await call(resolve, 'resolve', key);
       unchangedOr(reply, key);
       return reply.outcome === 'deleted' ? undefined : recordOf(reply);
     },
@@ -499,13 +520,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       audit: AuditEntry,
       expected: ExpectedRecord,
     ): Promise<IdempotencyRecord> {
-      const args = [
-        JSON.stringify({ reason: grant.reason, reviewer: grant.reviewer }),
-        auditJson(audit),
-        expected.token,
-        expected.status,
-      ];
-      const reply = await call('grantOverride', 'grantOverride', key, [keys(key).record], args);
+      const grantOverride = args(GRANT_OVERRIDE, keys(key), {
+        grantJson: JSON.stringify({ reason: grant.reason, reviewer: grant.reviewer }),
+        auditJson: auditJson(audit),
+        expectedToken: expected.token,
+        expectedStatus: expected.status,
+      });
+      const reply = await call(grantOverride, 'grantOverride', key);
       unchangedOr(reply, key);
       return recordOf(reply);
     },

@@ -102,7 +102,7 @@ describe("cluster: store epoch per slot, WAIT on the record's master", () => {
 
   it("a master that loses its data resets only its own slots' epochs", async () => {
     const client = await connect();
-    const store = redisStore({ client, keyPrefix: 'creset:', resetWindowMs: 60_000 });
+    const store = redisStore({ client, keyPrefix: 'creset:', resetWindow: 60_000 });
     const ranges = await client.cluster('SLOTS');
     const portOf = async (name: string) => {
       const slot = await client.cluster('KEYSLOT', name);
@@ -139,7 +139,7 @@ describe("cluster: store epoch per slot, WAIT on the record's master", () => {
     const store = redisStore({
       client: await connect(),
       keyPrefix: 'cwait:',
-      durability: { replicas: 1, timeoutMs: 100 },
+      durability: { replicas: 1, timeout: 100 },
     });
     const error = await store.reserve(input('cw:1')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ReservationNotConfirmedError);

@@ -145,7 +145,7 @@ describe('redlock quorum', () => {
     expect(await store.get(key)).toBeUndefined();
     await reviveAll();
   });
-  it('lock clients that queue commands while a master is down still fail closed, bounded by commandTimeoutMs', async () => {
+  it('lock clients that queue commands while a master is down still fail closed, bounded by commandTimeout', async () => {
     const queueing = lockServers.map((server) => {
       const client = new Redis(server.url, { retryStrategy: () => 50 }); // offline queue on (the default)
       client.on('error', () => undefined);
@@ -154,7 +154,7 @@ describe('redlock quorum', () => {
     const store = redisStore({
       client: records,
       keyPrefix: prefix,
-      commandTimeoutMs: 300,
+      commandTimeout: 300,
       redlock: { clients: queueing },
     });
     stores.push(store);

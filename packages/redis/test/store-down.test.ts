@@ -33,7 +33,7 @@ describe('store down', () => {
     });
     client = new Redis(server.url, { retryStrategy: () => 50 });
     client.on('error', () => undefined); // expected while the server is down
-    store = redisStore({ client, keyPrefix: 'down:', commandTimeoutMs: 500 });
+    store = redisStore({ client, keyPrefix: 'down:', commandTimeout: '500ms' });
     idem = createIdempotency({ store, namespace: 'down', onEvent: (event) => events.push(event) });
   });
 
@@ -75,7 +75,7 @@ describe('store down', () => {
     expect(sends).toBe(2);
   });
 
-  it('a call that hangs past commandTimeoutMs fails as StoreUnavailableError', async () => {
+  it('a call that hangs past commandTimeout fails as StoreUnavailableError', async () => {
     const blocker = new Redis(server.url);
     // CLIENT PAUSE holds every script call, so the reserve gets no reply in time (and lands later).
     await blocker.call('CLIENT', 'PAUSE', '10000', 'WRITE');

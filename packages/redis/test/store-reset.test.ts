@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 function storeFor(prefix: string, options: Partial<Parameters<typeof redisStore>[0]> = {}) {
-  const store = redisStore({ client, keyPrefix: prefix, resetWindowMs: WINDOW_MS, ...options });
+  const store = redisStore({ client, keyPrefix: prefix, resetWindow: WINDOW_MS, ...options });
   stores.push(store);
   // This Redis has no persistence, so `store-not-durable` is told too: only resets are kept here.
   const told: StoreEvent[] = [];
@@ -195,8 +195,8 @@ describe('store reset (the epoch)', () => {
     expect(api.sent).toHaveLength(1);
   });
 
-  it('resetUnknownMs: 0 opts out of the presumption: after the window the key is sent again', async () => {
-    const { store } = storeFor('reset-optout:', { resetUnknownMs: 0 });
+  it('resetUnknown: 0 opts out of the presumption: after the window the key is sent again', async () => {
+    const { store } = storeFor('reset-optout:', { resetUnknown: 0 });
     const api = provider();
     await engine(store).execute(charge('opt-out'), api.send);
     await client.flushall();
@@ -215,7 +215,7 @@ describe('store reset (the epoch)', () => {
     const own = await startRedis({ args: ['--save', '', '--appendonly', 'no'] });
     const ownClient = new Redis(own.url, { retryStrategy: () => 50 });
     ownClient.on('error', () => undefined);
-    const store = redisStore({ client: ownClient, keyPrefix: 'reset-rollback:', resetWindowMs: WINDOW_MS });
+    const store = redisStore({ client: ownClient, keyPrefix: 'reset-rollback:', resetWindow: WINDOW_MS });
     const told: StoreEvent[] = [];
     store.onStoreEvent((event) => {
       if (event.type === 'store-reset') told.push(event);

@@ -80,7 +80,7 @@ describe('durability: confirmed reservations', () => {
   });
 
   it('more replicas than acknowledge in time: the reservation is given back, nothing sent', async () => {
-    const store = storeWith('wait-2:', { durability: { replicas: 2, timeoutMs: 200 } });
+    const store = storeWith('wait-2:', { durability: { replicas: 2, timeout: 200 } });
     const idem = createIdempotency({ store, namespace: 'wait' });
     const send = countingSend();
     const error = await idem.execute(request('two-replicas'), send).catch((e: unknown) => e);
@@ -94,7 +94,7 @@ describe('durability: confirmed reservations', () => {
   });
 
   it('the replica down: { replicas: 1 } fails closed, and works again once the replica is back', async () => {
-    const store = storeWith('wait-down:', { durability: { replicas: 1, timeoutMs: 200 } });
+    const store = storeWith('wait-down:', { durability: { replicas: 1, timeout: 200 } });
     const idem = createIdempotency({ store, namespace: 'wait' });
     const send = countingSend();
     await replica.stop();

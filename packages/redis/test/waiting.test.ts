@@ -29,7 +29,7 @@ describe('waitFor', () => {
   });
 
   it('finds the outcome by its bounded fallback poll when no wake-up message comes', async () => {
-    const store = redisStore({ client, keyPrefix: prefix, pollIntervalMs: 50 });
+    const store = redisStore({ client, keyPrefix: prefix, pollInterval: 50 });
     const { record } = await store.reserve(input('poll:1'));
     const waiting = store.waitFor('poll:1', 20_000);
     // Settle the record behind the store's back: no PUBLISH, so only the poll can notice.
