@@ -12,6 +12,11 @@ export function toMs(value: Duration, what: string): number {
     if (Number.isFinite(value) && value >= 0) return Math.round(value);
     throw new ConfigError(`${what} must be a non-negative number of milliseconds, got ${value}`);
   }
+  if (typeof value !== 'string') {
+    throw new ConfigError(
+      `${what} must be milliseconds or a duration string like '60s'; got ${typeof value}`,
+    );
+  }
   const match = PATTERN.exec(value.trim());
   if (!match) {
     throw new ConfigError(

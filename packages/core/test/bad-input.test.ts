@@ -170,3 +170,15 @@ describe('user-declared presets', () => {
     expect(() => createIdempotency({ providers: 'all' as never })).toThrow(ConfigError);
   });
 });
+
+describe('durations of another type', () => {
+  it.each([
+    ['ttl', { ttl: {} }],
+    ['lease', { lease: true }],
+    ['wait.timeout', { wait: { timeout: [] } }],
+    ['reconcileGrace', { reconcileGrace: Symbol('2s') }],
+  ])('%s → ConfigError naming the option (was a TypeError from inside the parser)', (name, options) => {
+    expect(() => createIdempotency(options as never)).toThrow(ConfigError);
+    expect(() => createIdempotency(options as never)).toThrow(name);
+  });
+});
