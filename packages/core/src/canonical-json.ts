@@ -200,15 +200,19 @@ function digits(): number {
   return c;
 }
 
-function object(node: PathNode | undefined): string {
+/** Enters `{` or `[` (one level deeper); `true` when it closes at once with `closing` (`}` / `]`). */
+function openEmpty(closing: number): boolean {
   if (++depth > MAX_JSON_DEPTH) throw new TooDeep();
   i++;
   skipSpace();
-  if (s.charCodeAt(i) === 125) {
-    i++;
-    depth--;
-    return '{}';
-  }
+  if (s.charCodeAt(i) !== closing) return false;
+  i++;
+  depth--;
+  return true;
+}
+
+function object(node: PathNode | undefined): string {
+  if (openEmpty(125)) return '{}';
   // Members kept sorted as they arrive (objects are small): decoded name, canonical name, value.
   // Sorting by the decoded name is what a serialiser of the parsed object does.
   const members: string[] = [];
@@ -255,14 +259,7 @@ function valueStart(): number {
 }
 
 function array(node: PathNode | undefined): string {
-  if (++depth > MAX_JSON_DEPTH) throw new TooDeep();
-  i++;
-  skipSpace();
-  if (s.charCodeAt(i) === 93) {
-    i++;
-    depth--;
-    return '[]';
-  }
+  if (openEmpty(93)) return '[]';
   let out = '[';
   for (let index = 0; ; index++) {
     const child = node?.next.get(`"${index}"`);

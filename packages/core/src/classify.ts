@@ -131,7 +131,8 @@ export function readPath(value: unknown, path: string): unknown {
   return current;
 }
 
-function parseJson(body: Uint8Array): unknown {
+/** A response body as JSON, or `undefined` when it is not JSON. */
+export function parseJson(body: Uint8Array): unknown {
   try {
     return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
   } catch {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { matchesAny, readPath } from './classify.js';
+import { matchesAny, parseJson, readPath } from './classify.js';
 import { ConfigError } from './errors.js';
 import { type ProviderPreset, providerPresets } from './presets.js';
 import type { WireResponse } from './types.js';
@@ -104,7 +104,7 @@ export function existingResourceUrl(
 ): string | undefined {
   const existing = preset?.existingResource;
   if (!existing || !matchesAny(existing.match, response)) return undefined;
-  const id = readPath(parseJsonBody(response.body), existing.idPath);
+  const id = readPath(parseJson(response.body), existing.idPath);
   if (typeof id !== 'string' || id === '') return undefined;
   const url = new URL(requestUrl);
   url.search = '';
@@ -187,12 +187,4 @@ function presetProblem(preset: ProviderPreset): string | undefined {
     return 'every response matcher needs an HTTP status (100-599)';
   }
   return undefined;
-}
-
-function parseJsonBody(body: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }

@@ -1,19 +1,15 @@
 import {
-  type AuditEntry,
   type CompleteInput,
   ConfigError,
-  type ExpectedRecord,
   type IdempotencyRecord,
   type IdempotencyStore,
   LeaseLostError,
   type ListFilter,
   leaseLive,
-  type Override,
   RecordChangedError,
   RecordNotFoundError,
   type ReserveInput,
   type ReserveResult,
-  type Resolution,
   StoreUnavailableError,
   type TakeOverInput,
   type TakeOverResult,
@@ -492,12 +488,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       return scanRecords(client, keyPrefix, filter, read);
     },
 
-    async resolve(
-      key: string,
-      resolution: Resolution,
-      audit: AuditEntry,
-      expected: ExpectedRecord,
-    ): Promise<IdempotencyRecord | undefined> {
+    // Typed by IdempotencyStore['resolve'] (the store's declared type).
+    async resolve(key, resolution, audit, expected) {
       const k = keys(key);
       const completed = resolution.as === 'completed' ? resolution : undefined;
       const resolve = args(RESOLVE, k, {
@@ -514,12 +506,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       return reply.outcome === 'deleted' ? undefined : recordOf(reply);
     },
 
-    async grantOverride(
-      key: string,
-      grant: Override,
-      audit: AuditEntry,
-      expected: ExpectedRecord,
-    ): Promise<IdempotencyRecord> {
+    async grantOverride(key, grant, audit, expected) {
       const grantOverride = args(GRANT_OVERRIDE, keys(key), {
         grantJson: JSON.stringify({ reason: grant.reason, reviewer: grant.reviewer }),
         auditJson: auditJson(audit),

@@ -101,10 +101,7 @@ export const inspectCommand: Command<InspectInput> = {
   name: 'inspect',
   summary: 'Show one record: audit trail, lease and fencing state, response summary',
   usage: 'oncely inspect <key> [--json] [--body]',
-  options: {
-    json: { type: 'boolean' },
-    body: { type: 'boolean' },
-  },
+  options: { json: { type: 'boolean' }, body: { type: 'boolean' } },
   parse(values, positionals) {
     return { key: singleKey(positionals, 'inspect'), json: flag(values, 'json'), body: flag(values, 'body') };
   },

@@ -51,10 +51,7 @@ export const overrideCommand: Command<OverrideInput> = {
   name: 'override',
   summary: 'Allow one request with a different payload to reuse a key (reviewed, single use)',
   usage: 'oncely override <key> --reason "..." --reviewer alice',
-  options: {
-    reason: { type: 'string' },
-    reviewer: { type: 'string' },
-  },
+  options: { reason: { type: 'string' }, reviewer: { type: 'string' } },
   parse(values, positionals) {
     return {
       key: singleKey(positionals, 'override'),

@@ -17,9 +17,7 @@ export const purgeCommand: Command<PurgeInput> = {
   name: 'purge',
   summary: 'Delete expired records (stores without native expiry)',
   usage: 'oncely purge --expired',
-  options: {
-    expired: { type: 'boolean' },
-  },
+  options: { expired: { type: 'boolean' } },
   parse(values, positionals) {
     noPositionals(positionals, 'purge');
     if (!flag(values, 'expired')) {

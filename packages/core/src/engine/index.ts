@@ -14,8 +14,8 @@ import type {
   Idempotency,
   IdempotencyOptions,
   IdempotencyRecord,
-  IdempotencyStore,
   OutgoingRequest,
+  ReserveResult,
   Send,
 } from '../types.js';
 import { attempt } from './attempt.js';
@@ -129,7 +129,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       let record = seen;
       seen = undefined;
       if (!record) {
-        let reserved: Awaited<ReturnType<IdempotencyStore['reserve']>>;
+        let reserved: ReserveResult;
         const askedAt = performance.now();
         try {
           reserved = await store.reserve({

@@ -8,10 +8,8 @@ import type {
   IdempotencyRecord,
   IdempotencyStore,
   ListFilter,
-  Override,
   ReserveInput,
   ReserveResult,
-  Resolution,
   StoredResponse,
   TakeOverInput,
   TakeOverResult,
@@ -238,12 +236,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       }
     },
 
-    async resolve(
-      key: string,
-      resolution: Resolution,
-      audit: AuditEntry,
-      expected: ExpectedRecord,
-    ): Promise<IdempotencyRecord | undefined> {
+    // Typed by IdempotencyStore['resolve'] (the store's declared type).
+    async resolve(key, resolution, audit, expected) {
       const record = unchanged(key, expected);
       if (resolution.as === 'absent') {
         records.delete(key);
@@ -261,12 +255,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return clone(record);
     },
 
-    async grantOverride(
-      key: string,
-      grant: Override,
-      audit: AuditEntry,
-      expected: ExpectedRecord,
-    ): Promise<IdempotencyRecord> {
+    async grantOverride(key, grant, audit, expected) {
       const record = unchanged(key, expected);
       record.overrideGrant = { reason: grant.reason, reviewer: grant.reviewer };
       touch(record, audit);
