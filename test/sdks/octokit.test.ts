@@ -1,5 +1,6 @@
 import { retry } from '@octokit/plugin-retry';
 import { Octokit } from '@octokit/rest';
+import { createIdempotency } from '@oncely/core';
 import { serve } from '@oncely/msw';
 import { oncelyFetch, REFUSAL_HEADER } from '@oncely/undici';
 import { HttpResponse, http } from 'msw';
@@ -15,11 +16,11 @@ afterEach(() => close?.());
 
 async function fakeGitHub(drop: number) {
   const random = seeded(5);
-  const issues: Array<{ number: number; title: string }> = [];
+  const issues: Array<{ number: number; title: string; body?: string }> = [];
   const handlers = [
     http.post(`${ORIGIN}/repos/:owner/:repo/issues`, async ({ request }) => {
-      const body = (await request.json()) as { title: string };
-      const issue = { number: issues.length + 1, title: body.title };
+      const body = (await request.json()) as { title: string; body?: string };
+      const issue = { number: issues.length + 1, title: body.title, body: body.body };
       issues.push(issue);
       if (random() < drop) return HttpResponse.error();
       return HttpResponse.json(issue, {
@@ -27,6 +28,8 @@ async function fakeGitHub(drop: number) {
         headers: { 'x-github-request-id': `gh-${issue.number}` },
       });
     }),
+    // The list endpoint a reconcile hook reads (GitHub's search index lags; the list does not).
+    http.get(`${ORIGIN}/repos/:owner/:repo/issues`, () => HttpResponse.json(issues)),
   ];
   const served = await serve(handlers, { origin: ORIGIN });
   close = () => served.close();
@@ -94,6 +97,49 @@ describe('@octokit/rest 22 + plugin-retry through oncelyFetch', () => {
     expect(fake.issues.length).toBe(OPS);
     // plugin-retry's 3 retries per refusal: each failed call was refused 4 times.
     expect(rejected).toBe(failed.length * 4);
+  });
+
+  it('docs/reconcile.md: a marker in the issue body lets a lost response be found, so every call succeeds', async () => {
+    const fake = await fakeGitHub(0.3);
+    let found = 0;
+    // docs/reconcile.md — GitHub issues
+    const idem = createIdempotency({
+      routes: [
+        {
+          match: `POST ${fake.url}/repos/*/issues`,
+          reconcile: async (ctx) => {
+            const marker = (ctx.request.json as { body?: string }).body?.match(/<!-- op:[\w-]+ -->/)?.[0];
+            if (!marker) return undefined; // no marker: cannot tell
+            const { pathname } = new URL(ctx.request.url);
+            const listed = await fetch(`${fake.url}${pathname}?state=all&per_page=100`, {
+              headers: { authorization: ctx.request.headers.authorization ?? '' },
+            });
+            if (!listed.ok) return undefined;
+            const issue = ((await listed.json()) as Array<{ body?: string }>).find((i) =>
+              i.body?.includes(marker),
+            );
+            return issue ? ctx.found({ status: 201, body: issue }) : ctx.absent();
+          },
+        },
+      ],
+      reconcileGrace: 0,
+      onEvent: (event) => {
+        if (event.type === 'reconciled' && event.verdict === 'found') found++;
+      },
+    });
+    const gh = client(fake.url, oncelyFetch(idem));
+    const create = (i: number) =>
+      gh.rest.issues.create({
+        owner: 'o',
+        repo: 'r',
+        title: `task ${i}`,
+        body: `details\n<!-- op:task-${i} -->`,
+      });
+    // octokit's own retry of a lost response reaches oncely, whose hook finds the issue by its marker.
+    expect(await pool(OPS, 20, create)).toEqual([]);
+    expect(await pool(OPS, 20, create)).toEqual([]);
+    expect(found).toBeGreaterThan(0);
+    expect(fake.issues.length).toBe(OPS);
   });
 
   it('a replay parses, with the headers octokit reads', async () => {
