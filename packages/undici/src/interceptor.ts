@@ -94,10 +94,11 @@ async function guard(
     };
     const send: Send = (prepared) => {
       sent = true;
-      return sendOnce(dispatch, attemptOptions(opts, plan.headers, prepared, body), controller);
+      return sendOnce(dispatch, attemptOptions(opts, plan.headers, prepared, body), controller, handler);
     };
     const result = await idem.execute(request, send, { ...plan.control, signal: controller.signal });
-    await reply(handler, controller, result.response);
+    // A live event stream was handed over as it arrived (send.ts); anything else is handed over now.
+    if (!(controller.streamed && !result.replayed)) await reply(handler, controller, result.response);
   } catch (error) {
     fail(handler, controller, error);
   } finally {

@@ -20,6 +20,7 @@ export class ReplyController implements Dispatcher.DispatchController {
   #resumed: (() => void) | undefined;
   #attempt: Dispatcher.DispatchController | undefined;
   #finished = false;
+  #live = false;
 
   constructor() {
     this.#abortSignal = new AbortController();
@@ -45,10 +46,22 @@ export class ReplyController implements Dispatcher.DispatchController {
   }
   pause(): void {
     this.#paused = true;
+    if (this.#live) this.#attempt?.pause();
   }
   resume(): void {
     this.#paused = false;
+    if (this.#live) this.#attempt?.resume();
     this.#resumed?.();
+  }
+
+  /** The live response is being handed over as it arrives (send.ts): pause and resume reach the attempt. */
+  streamLive(rawHeaders: Buffer[]): void {
+    this.#live = true;
+    this.rawHeaders = rawHeaders;
+  }
+  /** Whether the caller already got the live response (then it is not replayed to it again). */
+  get streamed(): boolean {
+    return this.#live;
   }
 
   /** The network attempt now running, so a caller's abort reaches it. */
@@ -131,7 +144,8 @@ function report(handler: Dispatcher.DispatchHandler, controller: ReplyController
   handler.onResponseError?.(controller, error instanceof Error ? error : new Error(String(error)));
 }
 
-function rawHeadersOf(headers: Record<string, string | string[]>): Buffer[] {
+/** Headers as undici's raw pairs (`[name, value, name, value, …]`). */
+export function rawHeadersOf(headers: Record<string, string | string[]>): Buffer[] {
   const raw: Buffer[] = [];
   for (const [name, value] of Object.entries(headers)) {
     for (const item of Array.isArray(value) ? value : [value]) raw.push(Buffer.from(name), Buffer.from(item));

@@ -1,6 +1,6 @@
 import { ConfigError, type WireResponse } from '@oncely/core';
 import type { Dispatcher } from 'undici';
-import type { ReplyController } from './reply.js';
+import { type ReplyController, rawHeadersOf } from './reply.js';
 
 /**
  * Raised when a network attempt is started a second time below oncely: something composed inside
@@ -16,14 +16,21 @@ export class InterceptorOrderError extends ConfigError {
   }
 }
 
-/** One network attempt through the inner dispatch, its response buffered whole. */
+/**
+ * One network attempt through the inner dispatch, its response buffered whole for the record. A
+ * successful event stream (`text/event-stream`, 2xx) is also handed to the caller's handler as it
+ * arrives — a stream read whole before the first event would defeat streaming; it is recorded all
+ * the same once it ends (and replays whole). Anything else reaches the caller only after core
+ * decided what the response means.
+ */
 export function sendOnce(
   dispatch: Dispatcher.Dispatch,
   opts: Dispatcher.DispatchOptions,
   reply: ReplyController,
+  caller: Dispatcher.DispatchHandler,
 ): Promise<WireResponse> {
   return new Promise((resolve, reject) => {
-    const handler = new BufferingHandler(reply, resolve, reject);
+    const handler = new BufferingHandler(reply, caller, resolve, reject);
     try {
       dispatch(opts, handler);
     } catch (error) {
@@ -39,9 +46,11 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
   #statusText: string | undefined;
   #headers: Record<string, string | string[]> = {};
   #chunks: Buffer[] = [];
+  #live = false;
 
   constructor(
     private readonly reply: ReplyController,
+    private readonly caller: Dispatcher.DispatchHandler,
     private readonly resolve: (response: WireResponse) => void,
     private readonly reject: (error: unknown) => void,
   ) {}
@@ -67,13 +76,23 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
     this.#statusText = statusMessage;
     this.#headers = definedHeaders(headers);
     this.#chunks = [];
+    if (statusCode >= 200 && statusCode < 300 && isEventStream(this.#headers['content-type'])) {
+      this.#live = true;
+      this.reply.streamLive(rawHeadersOf(this.#headers));
+      this.caller.onResponseStart?.(this.reply, statusCode, this.#headers, statusMessage ?? '');
+    }
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.#chunks.push(chunk);
+    if (this.#live) this.caller.onResponseData?.(this.reply, chunk);
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(
+    _controller: Dispatcher.DispatchController,
+    trailers: Record<string, string | string[]>,
+  ): void {
+    if (this.#live && this.reply.finish()) this.caller.onResponseEnd?.(this.reply, trailers ?? {});
     this.resolve({
       status: this.#status,
       statusText: this.#statusText,
@@ -96,4 +115,9 @@ function definedHeaders(headers: Record<string, string | string[] | undefined>) 
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name] = value;
   return out;
+}
+
+function isEventStream(contentType: string | string[] | undefined): boolean {
+  const value = Array.isArray(contentType) ? contentType[0] : contentType;
+  return value?.split(';')[0]?.trim().toLowerCase() === 'text/event-stream';
 }
