@@ -22,6 +22,7 @@ import { throughput } from './scenarios/s5-throughput.js';
 import { derivation } from './scenarios/s6-derivation.js';
 import { plugins } from './scenarios/s7-plugins.js';
 import { network } from './scenarios/s8-network.js';
+import { sse } from './scenarios/s9-sse.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -43,6 +44,7 @@ const scenarios: Array<
   ['6', derivation],
   ['7', plugins],
   ['8', network],
+  ['9', sse],
 ];
 
 const started = Date.now();
