@@ -1,14 +1,18 @@
-// The chaos suite's fake provider, as its own process (node:http on a free loopback port).
-// Same API semantics as test/support/fake-server.ts (Stripe-like `/native/*`, plain `/plain/*` with
-// `GET /plain/lookup?ref=`), plus what the chaos supervisor needs: writes counted per logical
-// operation (`body.ref`), the original response body of each operation kept for byte comparison,
-// random faults drawn from a seeded RNG, and a "store down" window that counts requests arriving
-// while the supervisor has Redis stopped.
+// The chaos suite's fake provider, as its own process: the `@oncely/msw` emulators (built package)
+// served on a free loopback port. `/native/*` is `stripeLike` (a key required, the key looked up
+// before the 503 is drawn), `/plain/*` is `plainApi` (`GET /plain/lookup?ref=` also finds native
+// writes; a `/plain/rec/` write whose client died before it committed is rolled back unless
+// `lateCommits`). Faults are msw's rates, all drawn from one seeded RNG (off for the final pass).
+//
+// What stays here is the chaos harness's own bookkeeping: writes per logical operation
+// (`body.ref`) and the SHA-256 of each one's original answer, requests arriving in the "store
+// down" window while the supervisor has Redis stopped, a per-ref history for traces, and the
+// `/__stats`, `/__faults`, `/__window` admin routes.
 //
 // Started by run.mjs with `fork`; the config comes in argv[2] (JSON); it answers `{ port }` over IPC.
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { plainApi, serve, stripeLike } from '@oncely/msw';
+import { HttpResponse, http } from 'msw';
 import { rng } from './ops.mjs';
 
 /**
@@ -18,34 +22,21 @@ import { rng } from './ops.mjs';
 
 /** @type {ProviderConfig} */
 const config = JSON.parse(process.argv[2] ?? '{}');
-const random = rng(config.seed ^ 0x5eed);
+const seeded = rng(config.seed ^ 0x5eed);
 let faultsOn = true;
+/** Faults off: a draw of 1 never falls under a rate (and the seeded sequence is not consumed). */
+const random = () => (faultsOn ? seeded() : 1);
 
-/** Committed writes per logical operation (ref). @type {Map<string, number>} */
-const writes = new Map();
-/** The body bytes answered by the first committed write of each ref (what every replay must equal). @type {Map<string, string>} */
-const originals = new Map();
-/** Stripe-like keys: signature + saved response. @type {Map<string, { signature: string, saved?: string }>} */
-const keys = new Map();
-const injected = { drop: 0, error5xx: 0, error503: 0, spike: 0 };
-const counts = { posts: 0, lookups: 0, inUse: 0, providerReplays: 0, mismatches: 0, rolledBack: 0 };
+/** The chaos names of msw's faults (what the supervisor reports and the test checks). */
+const FAULT_NAMES = /** @type {const} */ ({
+  dropAfterCommit: 'drop',
+  error5xxAfterCommit: 'error5xx',
+  error5xxBeforeCommit: 'error503',
+  latencySpike: 'spike',
+});
+
 const window = { open: false, opened: 0, posts: 0, executed: 0, refs: /** @type {string[]} */ ([]) };
-let counter = 0;
-
-const KEY_IN_USE = {
-  error: {
-    code: 'idempotency_key_in_use',
-    type: 'idempotency_error',
-    message: 'There is currently another in-progress request using this Idempotent Key.',
-  },
-};
-const KEY_MISMATCH = {
-  error: {
-    type: 'idempotency_error',
-    message:
-      'Keys for idempotent requests can only be used with the same parameters they were first used with.',
-  },
-};
+const counts = { posts: 0, lookups: 0 };
 
 /** What happened to each ref's requests, for the supervisor to explain a violation. @type {Map<string, string[]>} */
 const history = new Map();
@@ -55,165 +46,121 @@ function note(ref, what) {
   list.push(`${Date.now()} ${what}`);
   history.set(ref, list);
 }
-let current = '';
+/** @param {{ body: Record<string, unknown> }} write */
+const refOf = (write) => String(write.body.ref);
 
-/** @param {keyof FaultRates} kind */
-function fault(kind) {
-  if (!faultsOn) return false;
-  if (random() >= config.faults[kind]) return false;
-  injected[kind]++;
-  note(current, `fault ${kind}`);
-  return true;
-}
-
-/** @param {string} ref @param {string} text */
-function commit(ref, text) {
-  current = ref;
-  note(ref, `commit ${text.slice(0, 40)}`);
-  writes.set(ref, (writes.get(ref) ?? 0) + 1);
-  if (!originals.has(ref)) originals.set(ref, text);
-}
-
-/** @param {import('node:http').ServerResponse} res @param {number} status @param {string} text @param {Record<string, string>} [headers] */
-function send(res, status, text, headers = {}) {
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-/** Answer of a committed write, unless a fault eats it. @param {import('node:http').ServerResponse} res @param {number} status @param {string} text @param {Record<string, string>} [headers] */
-function answerAfterCommit(res, status, text, headers) {
-  if (fault('drop')) return void res.socket?.destroy();
-  if (fault('error5xx')) return send(res, 500, JSON.stringify({ error: 'internal' }));
-  send(res, status, text, headers);
-}
-
-/** Marks a POST that arrived while the store was down and is about to act (not a 409/replay). @param {string} ref */
-function actingInWindow(ref) {
-  if (!window.open) return;
-  window.executed++;
-  if (window.refs.length < 20) window.refs.push(ref);
-}
-
-/** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res @param {Buffer} body */
-async function handle(req, res, body) {
-  const url = new URL(req.url ?? '/', 'http://provider.local');
-  const path = url.pathname;
-  if (path.startsWith('/__')) return admin(req, res, path, body);
-  if (req.method === 'GET' && path === '/plain/lookup') {
-    counts.lookups++;
-    const found = originals.get(url.searchParams.get('ref') ?? '');
-    note(url.searchParams.get('ref') ?? '', `lookup ${found === undefined ? 404 : 200}`);
-    return found === undefined ? send(res, 404, '{"error":"not_found"}') : send(res, 200, found);
-  }
-  if (req.method !== 'POST') return send(res, 404, '{"error":"no_route"}');
-  counts.posts++;
-  if (window.open) window.posts++;
-  /** @type {Record<string, unknown>} */
-  const parsed = JSON.parse(body.toString('utf8') || '{}');
-  const ref = String(parsed.ref);
-  current = ref;
-  note(ref, `arrive ${path} key=${req.headers['idempotency-key'] ?? '-'}`);
-  if (path.startsWith('/native/')) {
-    const key = req.headers['idempotency-key'];
-    if (typeof key !== 'string') return send(res, 400, '{"error":"chaos provider wants a key"}');
-    const signature = `${path} ${body.toString('base64')}`;
-    const entry = keys.get(key);
-    if (entry) {
-      if (entry.signature !== signature) {
-        counts.mismatches++;
-        return send(res, 400, JSON.stringify(KEY_MISMATCH));
-      }
-      if (entry.saved === undefined) {
-        counts.inUse++;
-        return send(res, 409, JSON.stringify(KEY_IN_USE));
-      }
-      counts.providerReplays++;
-      return send(res, 200, entry.saved, { 'idempotent-replayed': 'true', 'idempotency-key': key });
+/** @param {import('@oncely/msw').EmulatorEvent} event */
+function onEvent(event) {
+  if (event.type === 'lookup') return note(event.ref, `lookup ${event.found ? 200 : 404}`);
+  const ref = refOf(event.write);
+  if (event.type === 'started') {
+    // A POST that arrived while the store was down and is about to act (not a 409 or a replay).
+    if (window.open) {
+      window.executed++;
+      if (window.refs.length < 20) window.refs.push(ref);
     }
-    actingInWindow(ref);
-    if (fault('error503')) return send(res, 503, '{"error":"unavailable"}');
-    const mine = { signature, saved: /** @type {string | undefined} */ (undefined) };
-    keys.set(key, mine);
-    if (fault('spike')) await sleep(config.spikeMs);
-    const text = JSON.stringify({ id: `obj_${++counter}`, object: path.split('/').pop(), ...parsed });
-    commit(ref, text);
-    mine.saved = text;
-    return answerAfterCommit(res, 200, text, { 'idempotency-key': key });
-  }
-  if (path.startsWith('/plain/')) {
-    actingInWindow(ref);
-    if (fault('error503')) return send(res, 503, '{"error":"unavailable"}');
-    if (fault('spike')) {
-      let gone = false;
-      res.once('close', () => {
-        gone = !res.writableFinished;
-      });
-      await sleep(config.spikeMs);
-      // A client that died during the spike: on the reconciled route the write is rolled back
-      // (like a transaction tied to the connection) unless `lateCommits` is on. Committing it would
-      // be the limitation of lookup reconciliation described in README.md (a dead owner's request
-      // still running at the provider after its lease expired: a lookup says "absent", too early).
-      if ((gone || req.socket.destroyed) && path.startsWith('/plain/rec/') && !config.lateCommits) {
-        counts.rolledBack++;
-        return note(ref, 'client gone during the spike: not committed');
-      }
-    }
-    const text = JSON.stringify({ id: `res_${++counter}`, ...parsed });
-    commit(ref, text);
-    return answerAfterCommit(res, 201, text);
-  }
-  send(res, 404, '{"error":"no_route"}');
+  } else if (event.type === 'fault') note(ref, `fault ${event.fault}`);
+  else if (event.type === 'committed') note(ref, `commit ${JSON.stringify(event.resource).slice(0, 40)}`);
+  else if (event.type === 'rolledBack') note(ref, 'client gone before the commit (spike): rolled back');
 }
 
-/** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res @param {string} path @param {Buffer} body */
-function admin(req, res, path, body) {
-  const url = new URL(req.url ?? '/', 'http://provider.local');
-  if (path === '/__stats') {
-    const perRef = {};
-    for (const [ref, n] of writes) {
-      /** @type {Record<string, { writes: number, sha: string }>} */ (perRef)[ref] = {
-        writes: n,
-        sha: createHash('sha256')
-          .update(originals.get(ref) ?? '')
-          .digest('hex'),
-      };
-    }
-    const explain = {};
-    for (const ref of url.searchParams.getAll('explain')) {
-      /** @type {Record<string, string[]>} */ (explain)[ref] = history.get(ref) ?? [];
-    }
-    return send(res, 200, JSON.stringify({ perRef, injected, counts, window, explain }));
+const ORIGIN = 'http://provider.local';
+const rates = {
+  dropAfterCommit: config.faults.drop,
+  error5xxAfterCommit: config.faults.error5xx,
+  error5xxBeforeCommit: config.faults.error503,
+  latencySpike: { rate: config.faults.spike, ms: config.spikeMs },
+};
+const native = stripeLike({
+  baseUrl: `${ORIGIN}/native`,
+  faults: rates,
+  random,
+  onEvent,
+  requireKey: true,
+  keyCheckFirst: true,
+});
+const plain = plainApi({
+  baseUrl: `${ORIGIN}/plain`,
+  faults: rates,
+  random,
+  onEvent,
+  lookupAlso: [native],
+  // A client that died during the spike: on the reconciled route the write is rolled back (like a
+  // transaction tied to the connection) unless `lateCommits` is on. Committing it would be the
+  // limitation of lookup reconciliation described in README.md (a dead owner's request still
+  // running at the provider after its lease expired: a lookup says "absent", too early).
+  rollBackAbandoned: config.lateCommits ? false : (write) => write.path.startsWith('/plain/rec/'),
+});
+
+/** @param {unknown} value */
+const ok = (value) => HttpResponse.json(/** @type {Record<string, unknown>} */ (value));
+
+function stats(/** @type {URL} */ url) {
+  /** @type {Record<string, { writes: number, sha: string }>} */
+  const perRef = {};
+  for (const { resource } of [...native.written(), ...plain.written()]) {
+    const ref = String(resource.ref);
+    const seen = perRef[ref];
+    if (seen) seen.writes++;
+    else
+      perRef[ref] = { writes: 1, sha: createHash('sha256').update(JSON.stringify(resource)).digest('hex') };
   }
-  const input = JSON.parse(body.toString('utf8') || '{}');
-  if (path === '/__faults' && req.method === 'POST') {
-    faultsOn = input.enabled === true;
-    return send(res, 200, '{}');
+  const n = native.stats();
+  const p = plain.stats();
+  /** @type {Record<string, number>} */
+  const injected = {};
+  for (const [fault, name] of Object.entries(FAULT_NAMES)) {
+    const kind = /** @type {keyof typeof FAULT_NAMES} */ (fault);
+    injected[name] = n.faults[kind] + p.faults[kind];
   }
-  if (path === '/__window' && req.method === 'POST') {
-    window.open = input.open === true;
+  /** @type {Record<string, string[]>} */
+  const explain = {};
+  for (const ref of url.searchParams.getAll('explain')) explain[ref] = history.get(ref) ?? [];
+  return {
+    perRef,
+    injected,
+    counts: {
+      ...counts,
+      inUse: n.inUse,
+      providerReplays: n.replays,
+      mismatches: n.mismatches,
+      rolledBack: p.rolledBack,
+    },
+    window,
+    explain,
+  };
+}
+
+const admin = [
+  http.get(`${ORIGIN}/__stats`, ({ request }) => ok(stats(new URL(request.url)))),
+  http.post(`${ORIGIN}/__faults`, async ({ request }) => {
+    faultsOn = /** @type {{ enabled?: unknown }} */ (await request.json()).enabled === true;
+    return ok({});
+  }),
+  http.post(`${ORIGIN}/__window`, async ({ request }) => {
+    window.open = /** @type {{ open?: unknown }} */ (await request.json()).open === true;
     if (window.open) window.opened++;
-    return send(res, 200, '{}');
-  }
-  send(res, 404, '{"error":"no_admin_route"}');
-}
+    return ok({});
+  }),
+];
+const noRoute = http.all('*', () => HttpResponse.json({ error: 'no_route' }, { status: 404 }));
 
-const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-  /** @type {Buffer[]} */
-  const chunks = [];
-  req.on('data', (chunk) => chunks.push(chunk));
-  req.on('end', () => {
-    handle(req, res, Buffer.concat(chunks)).catch((error) => {
-      if (!res.headersSent) send(res, 500, JSON.stringify({ error: String(error) }));
-    });
-  });
+const served = await serve([...admin, ...native.handlers, ...plain.handlers, noRoute], {
+  origin: ORIGIN,
+  keepAliveTimeoutMs: 60_000,
+  onRequest(request) {
+    if (request.path.startsWith('/__')) return;
+    if (request.method === 'GET' && request.path.startsWith('/plain/lookup')) {
+      counts.lookups++;
+      return;
+    }
+    if (request.method !== 'POST') return;
+    counts.posts++;
+    if (window.open) window.posts++;
+    const ref = String(JSON.parse(request.body.toString('utf8') || '{}').ref);
+    note(ref, `arrive ${request.path} key=${request.headers['idempotency-key'] ?? '-'}`);
+  },
 });
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  process.send?.({ port: typeof address === 'object' && address ? address.port : 0 });
-});
+process.send?.({ port: Number(new URL(served.url).port) });
 // The supervisor owns this process: when it goes, so do we.
 process.on('disconnect', () => process.exit(0));

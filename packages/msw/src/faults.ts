@@ -15,6 +15,11 @@ export interface FaultRates {
   keyInUse?: number | undefined;
   /** Every write waits this long before committing (the key stays in flight meanwhile). */
   latencyMs?: number | undefined;
+  /**
+   * With probability `rate`, a write waits `ms` more before committing (after `latencyMs`): a slow
+   * moment of the provider, e.g. longer than the caller's lease.
+   */
+  latencySpike?: { rate: number; ms: number } | undefined;
 }
 
 /** Counted faults: the next `n` matching requests get the fault, whatever `random` says. */
@@ -27,6 +32,9 @@ export interface FaultCounts {
 }
 
 export type FaultKind = keyof FaultCounts;
+
+/** Every fault an emulator can inject: the counted kinds and the latency spike. */
+export type FaultName = FaultKind | 'latencySpike';
 
 /** The write a fault is decided for (the body as the emulators parse it). */
 export interface WriteRequest {
@@ -53,13 +61,17 @@ export interface Injection extends FaultCounts {
 export interface FaultPlan {
   /** Whether this write gets the fault: a pending injected count first, then the rate. */
   take(kind: FaultKind, write: WriteRequest): boolean;
-  /** Waits the latency for this write (an injected one first, else the configured rate; real time). */
+  /**
+   * Waits the latency for this write (an injected one first, else the configured rate; real time),
+   * then a spike if `latencySpike` draws one.
+   */
   latency(write: WriteRequest): Promise<void>;
   inject(injection: Injection): void;
   reset(): void;
 }
 
-const KINDS: readonly FaultKind[] = [
+/** The counted kinds (what `inject` and the rates take). */
+export const FAULT_KINDS: readonly FaultKind[] = [
   'dropAfterCommit',
   'error5xxAfterCommit',
   'error5xxBeforeCommit',
@@ -72,28 +84,46 @@ interface Pending {
   applies(write: WriteRequest): boolean;
 }
 
-export function faultPlan(rates: FaultRates = {}, random: () => number = Math.random): FaultPlan {
-  for (const kind of KINDS) {
-    const rate = rates[kind];
-    if (rate !== undefined && !(rate >= 0 && rate <= 1)) {
-      throw new RangeError(`faults.${kind} is a probability between 0 and 1, got ${rate}`);
-    }
+function checkRate(name: string, rate: number | undefined): void {
+  if (rate !== undefined && !(rate >= 0 && rate <= 1)) {
+    throw new RangeError(`faults.${name} is a probability between 0 and 1, got ${rate}`);
+  }
+}
+
+/**
+ * `onFault` is called with every fault taken (drawn or injected), as it is taken: before the
+ * answer it causes, at the start of a spike.
+ */
+export function faultPlan(
+  rates: FaultRates = {},
+  random: () => number = Math.random,
+  onFault: (fault: FaultName, write: WriteRequest) => void = () => {},
+): FaultPlan {
+  for (const kind of FAULT_KINDS) checkRate(kind, rates[kind]);
+  const spike = rates.latencySpike;
+  if (spike) {
+    checkRate('latencySpike.rate', spike.rate);
+    if (!(Number.isFinite(spike.ms) && spike.ms >= 0))
+      throw new RangeError(`faults.latencySpike.ms is a duration in ms (≥ 0), got ${spike.ms}`);
   }
   let pending: Pending[] = [];
+  const draw = (rate: number | undefined) => rate !== undefined && rate > 0 && random() < rate;
   return {
     take(kind, write) {
       const injected = pending.find((entry) => entry.counts[kind] > 0 && entry.applies(write));
-      if (injected) {
-        injected.counts[kind]--;
-        return true;
-      }
-      const rate = rates[kind] ?? 0;
-      return rate > 0 && random() < rate;
+      if (injected) injected.counts[kind]--;
+      const taken = injected !== undefined || draw(rates[kind]);
+      if (taken) onFault(kind, write);
+      return taken;
     },
     async latency(write) {
       const injected = pending.find((entry) => entry.latencyMs !== undefined && entry.applies(write));
       const ms = injected?.latencyMs ?? rates.latencyMs;
       if (ms) await delay(ms);
+      if (spike && draw(spike.rate)) {
+        onFault('latencySpike', write);
+        await delay(spike.ms);
+      }
     },
     inject(injection) {
       pending.push(pendingFor(injection));
@@ -106,7 +136,7 @@ export function faultPlan(rates: FaultRates = {}, random: () => number = Math.ra
 
 function pendingFor(injection: Injection): Pending {
   const counts = {} as Record<FaultKind, number>;
-  for (const kind of KINDS) {
+  for (const kind of FAULT_KINDS) {
     const n = injection[kind] ?? 0;
     if (!(n === Number.POSITIVE_INFINITY || (Number.isInteger(n) && n >= 0))) {
       throw new RangeError(`inject: ${kind} is a count (a whole number ≥ 0, or Infinity), got ${n}`);

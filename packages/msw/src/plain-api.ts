@@ -1,15 +1,22 @@
 import { HttpResponse, http } from 'msw';
-import type { Emulator, Written } from './emulator.js';
-import { type FaultRates, faultPlan } from './faults.js';
+import { type Emulator, type EmulatorOptions, findByRef, instrument, type Written } from './emulator.js';
+import type { WriteRequest } from './faults.js';
 import { json, normaliseBase, parseBody, readBody, WRITE_METHODS } from './http.js';
 import { statsRecorder } from './stats.js';
 
-export interface PlainApiOptions {
-  /** e.g. `'https://tickets.example.com/api'`; every path under it is emulated. */
-  baseUrl: string;
-  faults?: FaultRates | undefined;
-  /** Source of randomness for fault rates (default `Math.random`). */
-  random?: (() => number) | undefined;
+export interface PlainApiOptions extends EmulatorOptions {
+  /**
+   * A write whose client went away before it committed (during its latency, typically: over
+   * `serve()`, a closed connection aborts `request.signal`) is rolled back: not committed, as a
+   * transaction tied to the connection would be. `true` for every write, or a predicate for some
+   * (e.g. one route). Default: it commits anyway, as most providers do.
+   */
+  rollBackAbandoned?: boolean | ((write: WriteRequest) => boolean) | undefined;
+  /**
+   * Other emulators the lookup searches too, after this one (by their resources' `ref`): one
+   * provider whose search endpoint also sees the writes of its keyed API.
+   */
+  lookupAlso?: readonly Pick<Emulator, 'find'>[] | undefined;
 }
 
 /**
@@ -20,8 +27,9 @@ export interface PlainApiOptions {
  */
 export function plainApi(options: PlainApiOptions): Emulator {
   const base = normaliseBase(options.baseUrl);
-  const faults = faultPlan(options.faults, options.random);
   const stats = statsRecorder();
+  const { faults, emit, commit, answer } = instrument(options, stats);
+  const rollBack = options.rollBackAbandoned ?? false;
   let written: Written[] = [];
   let counter = 0;
 
@@ -30,29 +38,28 @@ export function plainApi(options: PlainApiOptions): Emulator {
     const body = parseBody(text, request.headers.get('content-type'));
     const ref = typeof body.ref === 'string' ? body.ref : undefined;
     const incoming = { method: request.method, path, key: ref, body };
+    emit({ type: 'started', write: incoming });
     if (faults.take('error5xxBeforeCommit', incoming)) {
       stats.count('errors5xx');
       return json(503, { error: 'unavailable' });
     }
     await faults.latency(incoming);
-    const resource = { id: `res_${++counter}`, ref: body.ref, ...body };
-    written.push({ path, key: ref, resource });
-    stats.count('writes', ref);
-    if (faults.take('dropAfterCommit', incoming)) {
-      stats.count('dropped');
+    if (request.signal.aborted && (rollBack === true || (rollBack !== false && rollBack(incoming)))) {
+      stats.count('rolledBack');
+      emit({ type: 'rolledBack', write: incoming });
       return HttpResponse.error();
     }
-    if (faults.take('error5xxAfterCommit', incoming)) {
-      stats.count('errors5xx');
-      return json(500, { error: 'internal' });
-    }
-    return json(201, resource);
+    const resource = { id: `res_${++counter}`, ref: body.ref, ...body };
+    commit(written, incoming, resource);
+    return answer(incoming, () => json(201, resource), { error: 'internal' });
   }
 
   function lookup(request: Request) {
-    const ref = new URL(request.url).searchParams.get('ref');
-    const found = written.find((w) => w.resource.ref === ref);
-    return found ? json(200, found.resource) : json(404, { error: 'not_found' });
+    const ref = new URL(request.url).searchParams.get('ref') ?? '';
+    let found = findByRef(written, ref);
+    for (const other of options.lookupAlso ?? []) found ??= other.find(ref);
+    emit({ type: 'lookup', ref, found: found !== undefined });
+    return found ? json(200, found) : json(404, { error: 'not_found' });
   }
 
   const handlers = [
@@ -67,6 +74,7 @@ export function plainApi(options: PlainApiOptions): Emulator {
     handlers,
     stats: () => stats.snapshot(),
     written: () => written.map((w) => ({ ...w, resource: { ...w.resource } })),
+    find: (ref) => findByRef(written, ref),
     inject: (counts) => faults.inject(counts),
     reset() {
       written = [];

@@ -15,6 +15,8 @@ export interface ServeOptions {
    * and case, body bytes).
    */
   onRequest?: ((request: ReceivedRequest) => void) | undefined;
+  /** How long an idle keep-alive connection stays open, in ms (Node's default: 5 s). */
+  keepAliveTimeoutMs?: number | undefined;
 }
 
 export interface ReceivedRequest {
@@ -37,10 +39,12 @@ export interface Served {
  * Serves MSW handlers over real loopback HTTP, for clients MSW cannot intercept (`undici.request`,
  * fetch with an undici `dispatcher`). A request to `<url>/v1/charges` is answered as
  * `<origin>/v1/charges` would be; `HttpResponse.error()` destroys the socket (a lost response).
+ * A client that closes its connection before its answer aborts the handler's `request.signal`.
  */
 export async function serve(handlers: RequestHandler[], options: ServeOptions): Promise<Served> {
   const origin = new URL(options.origin).origin;
-  const server = createServer((req, res) => {
+  const keepAliveTimeout = options.keepAliveTimeoutMs;
+  const server = createServer(keepAliveTimeout === undefined ? {} : { keepAliveTimeout }, (req, res) => {
     answer(handlers, origin, options.onRequest, req, res).catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: String(error) }));
@@ -66,6 +70,10 @@ async function answer(
   req: IncomingMessage,
   res: ServerResponse,
 ) {
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const body = Buffer.concat(chunks);
@@ -80,6 +88,7 @@ async function answer(
     method,
     headers,
     body: method === 'GET' || method === 'HEAD' ? undefined : body,
+    signal: gone.signal,
   });
   const response = await getResponse(handlers, request);
   if (!response) {

@@ -1,17 +1,20 @@
-import { HttpResponse, http } from 'msw';
-import type { Emulator, Written } from './emulator.js';
-import { type FaultRates, faultPlan, type WriteRequest } from './faults.js';
+import { http } from 'msw';
+import { type Emulator, type EmulatorOptions, findByRef, instrument, type Written } from './emulator.js';
+import type { WriteRequest } from './faults.js';
 import { durationMs, json, normaliseBase, parseBody, readBody, WRITE_METHODS } from './http.js';
 import { statsRecorder } from './stats.js';
 
-export interface StripeLikeOptions {
-  /** e.g. `'https://api.stripe.com'`; every path under it is emulated. */
-  baseUrl: string;
+export interface StripeLikeOptions extends EmulatorOptions {
   /** How long a key is remembered after its first use. Default `'24h'`. */
   retention?: number | string | undefined;
-  faults?: FaultRates | undefined;
-  /** Source of randomness for fault rates (default `Math.random`): pass a seeded one for reproducible runs. */
-  random?: (() => number) | undefined;
+  /** A write without `Idempotency-Key` answers `400` and does not run (default: it runs, undeduplicated). */
+  requireKey?: boolean | undefined;
+  /**
+   * The key lookup runs before the pre-commit faults (`error5xxBeforeCommit`, `keyInUse`), so a
+   * replay, a 409 or a mismatch is never faulted and only writes that run draw them. Default: the
+   * faults come first, as a provider's front door would answer before looking at the key.
+   */
+  keyCheckFirst?: boolean | undefined;
   /** Clock for retention (default `Date.now`). */
   now?: (() => number) | undefined;
   /** Body fields every write must carry, else `400 invalid_request_error` (not saved). Default none. */
@@ -22,6 +25,14 @@ export interface StripeLikeOptions {
    */
   beforeCommit?: ((write: { path: string; key: string | undefined }) => Promise<void> | void) | undefined;
 }
+
+export const KEY_MISSING = {
+  error: {
+    type: 'invalid_request_error',
+    code: 'idempotency_key_missing',
+    message: 'This endpoint requires an Idempotency-Key header.',
+  },
+};
 
 /** Same bodies as Stripe (and the conformance suite's fake server). */
 export const KEY_IN_USE = {
@@ -56,31 +67,24 @@ export function stripeLike(options: StripeLikeOptions): Emulator {
   const base = normaliseBase(options.baseUrl);
   const retentionMs = durationMs(options.retention ?? '24h', 'retention');
   const now = options.now ?? Date.now;
-  const faults = faultPlan(options.faults, options.random);
   const stats = statsRecorder();
+  const { faults, emit, commit, answer } = instrument(options, stats);
   const required = options.requiredFields ?? [];
   let written: Written[] = [];
   let keys = new Map<string, KeyEntry>();
   let counter = 0;
 
-  function commit(path: string, key: string | undefined, body: Record<string, unknown>) {
-    const resource = { id: `obj_${++counter}`, object: path.split('/').pop(), ...body };
-    written.push({ path, key, resource });
-    stats.count('writes', key);
-    return resource;
-  }
-
-  /** After the write: the answer, unless a fault loses it or turns it into a 500. */
-  function answer(resource: unknown, write: WriteRequest, headers: Record<string, string>) {
-    if (faults.take('dropAfterCommit', write)) {
-      stats.count('dropped');
-      return HttpResponse.error();
-    }
-    if (faults.take('error5xxAfterCommit', write)) {
+  /** The faults drawn before anything is saved: a 503, or a 409 for a keyed write. */
+  function refusedBeforeCommit(write: WriteRequest): Response | undefined {
+    if (faults.take('error5xxBeforeCommit', write)) {
       stats.count('errors5xx');
-      return json(500, { error: { type: 'api_error', message: 'internal' } });
+      return json(503, { error: 'unavailable' });
     }
-    return json(200, resource, headers);
+    if (write.key !== undefined && faults.take('keyInUse', write)) {
+      stats.count('inUse', write.key);
+      return json(409, KEY_IN_USE);
+    }
+    return undefined;
   }
 
   /** The live entry for a key (one past its retention is forgotten, as the provider prunes it). */
@@ -95,14 +99,12 @@ export function stripeLike(options: StripeLikeOptions): Emulator {
     const key = request.headers.get('idempotency-key') ?? undefined;
     const body = parseBody(text, request.headers.get('content-type'));
     const incoming = { method: request.method, path, key, body };
-    if (faults.take('error5xxBeforeCommit', incoming)) {
-      stats.count('errors5xx');
-      return json(503, { error: 'unavailable' });
+    if (key === undefined && options.requireKey) {
+      stats.count('invalid');
+      return json(400, KEY_MISSING);
     }
-    if (key !== undefined && faults.take('keyInUse', incoming)) {
-      stats.count('inUse', key);
-      return json(409, KEY_IN_USE);
-    }
+    const early = options.keyCheckFirst ? undefined : refusedBeforeCommit(incoming);
+    if (early) return early;
     // Parameters are compared as bytes: two bodies that decode to the same text are still different.
     const signature = `${request.method} ${path} ${bytes}`;
     const entry = key === undefined ? undefined : entryFor(key);
@@ -121,6 +123,9 @@ export function stripeLike(options: StripeLikeOptions): Emulator {
         'idempotency-key': key,
       });
     }
+    emit({ type: 'started', write: incoming });
+    const late = options.keyCheckFirst ? refusedBeforeCommit(incoming) : undefined;
+    if (late) return late;
     const missing = required.find((field) => body[field] === undefined);
     if (missing !== undefined) {
       // Validation runs before the endpoint: nothing is saved under the key.
@@ -138,9 +143,12 @@ export function stripeLike(options: StripeLikeOptions): Emulator {
     if (key !== undefined) keys.set(key, mine);
     await faults.latency(incoming);
     await options.beforeCommit?.({ path, key });
-    const resource = commit(path, key, body);
+    const resource = { id: `obj_${++counter}`, object: path.split('/').pop(), ...body };
+    commit(written, incoming, resource);
     mine.saved = { status: 200, body: resource };
-    return answer(resource, incoming, key === undefined ? {} : { 'idempotency-key': key });
+    return answer(incoming, () => json(200, resource, key === undefined ? {} : { 'idempotency-key': key }), {
+      error: { type: 'api_error', message: 'internal' },
+    });
   }
 
   function retrieve(path: string) {
@@ -164,6 +172,7 @@ export function stripeLike(options: StripeLikeOptions): Emulator {
     handlers,
     stats: () => stats.snapshot(),
     written: () => written.map((w) => ({ ...w, resource: { ...w.resource } })),
+    find: (ref) => findByRef(written, ref),
     inject: (counts) => faults.inject(counts),
     reset() {
       written = [];
