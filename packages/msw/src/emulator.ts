@@ -100,3 +100,26 @@ export function findByRef(written: Written[], ref: string): Record<string, unkno
   const found = written.find((w) => w.resource.ref === ref);
   return found && { ...found.resource };
 }
+
+/**
+ * The `Emulator` both emulators return over their state: `written` reads the current list,
+ * `forget` drops what only that emulator keeps (its writes, ids, keys) on `reset()`.
+ */
+export function emulatorOver(
+  handlers: HttpHandler[],
+  state: { stats: Stats; faults: FaultPlan; written: () => Written[] },
+  forget: () => void,
+): Emulator {
+  return {
+    handlers,
+    stats: () => state.stats.snapshot(),
+    written: () => state.written().map((w) => ({ ...w, resource: { ...w.resource } })),
+    find: (ref) => findByRef(state.written(), ref),
+    inject: (counts) => state.faults.inject(counts),
+    reset() {
+      forget();
+      state.stats.reset();
+      state.faults.reset();
+    },
+  };
+}

@@ -1,5 +1,12 @@
 import { HttpResponse, http } from 'msw';
-import { type Emulator, type EmulatorOptions, findByRef, instrument, type Written } from './emulator.js';
+import {
+  type Emulator,
+  type EmulatorOptions,
+  emulatorOver,
+  findByRef,
+  instrument,
+  type Written,
+} from './emulator.js';
 import type { WriteRequest } from './faults.js';
 import { json, normaliseBase, parseBody, readBody, WRITE_METHODS } from './http.js';
 import { statsRecorder } from './stats.js';
@@ -70,17 +77,8 @@ export function plainApi(options: PlainApiOptions): Emulator {
     }),
   ];
 
-  return {
-    handlers,
-    stats: () => stats.snapshot(),
-    written: () => written.map((w) => ({ ...w, resource: { ...w.resource } })),
-    find: (ref) => findByRef(written, ref),
-    inject: (counts) => faults.inject(counts),
-    reset() {
-      written = [];
-      counter = 0;
-      stats.reset();
-      faults.reset();
-    },
-  };
+  return emulatorOver(handlers, { stats, faults, written: () => written }, () => {
+    written = [];
+    counter = 0;
+  });
 }

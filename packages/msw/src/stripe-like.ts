@@ -1,5 +1,5 @@
 import { http } from 'msw';
-import { type Emulator, type EmulatorOptions, findByRef, instrument, type Written } from './emulator.js';
+import { type Emulator, type EmulatorOptions, emulatorOver, instrument, type Written } from './emulator.js';
 import type { WriteRequest } from './faults.js';
 import { durationMs, json, normaliseBase, parseBody, readBody, WRITE_METHODS } from './http.js';
 import { statsRecorder } from './stats.js';
@@ -168,18 +168,9 @@ export function stripeLike(options: StripeLikeOptions): Emulator {
     }),
   ];
 
-  return {
-    handlers,
-    stats: () => stats.snapshot(),
-    written: () => written.map((w) => ({ ...w, resource: { ...w.resource } })),
-    find: (ref) => findByRef(written, ref),
-    inject: (counts) => faults.inject(counts),
-    reset() {
-      written = [];
-      counter = 0;
-      keys = new Map();
-      stats.reset();
-      faults.reset();
-    },
-  };
+  return emulatorOver(handlers, { stats, faults, written: () => written }, () => {
+    written = [];
+    counter = 0;
+    keys = new Map();
+  });
 }
