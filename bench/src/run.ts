@@ -1,6 +1,7 @@
 /**
- * `pnpm bench [--quick] [--only=1,2,…]`: runs the scenarios of issue 7 in one process, writes
- * bench/RESULTS.md and bench/ratios.svg. The downstream HTTP server runs in a child process and
+ * `pnpm bench [--quick] [--only=1,2,…] [--update | --out=path.md]`: runs the scenarios in one
+ * process and writes the report to `.tmp/bench/RESULTS.md` (untracked); `--update` rewrites the
+ * committed bench/RESULTS.md and bench/ratios.svg instead (a full run, for the record). The downstream HTTP server runs in a child process and
  * a private redis-server on a free port; both are stopped at the end, on error and on Ctrl-C.
  */
 import { execFileSync } from 'node:child_process';
@@ -32,6 +33,7 @@ const only = args
   .split(',')
   .map((x) => x.trim());
 const outArg = args.find((a) => a.startsWith('--out='))?.slice('--out='.length);
+const update = args.includes('--update');
 
 const scenarios: Array<
   [string, (ctx: Awaited<ReturnType<typeof createContext>>) => Promise<Section | Section[]>]
@@ -133,7 +135,8 @@ async function main() {
     sections.push(failures);
   }
   const here = fileURLToPath(new URL('..', import.meta.url));
-  const mdPath = outArg ?? `${here}RESULTS.md`;
+  // The committed report changes only on purpose: a quick run must not dirty the tree.
+  const mdPath = outArg ?? (update ? `${here}RESULTS.md` : `${here}../.tmp/bench/RESULTS.md`);
   const svgName = 'ratios.svg';
   mkdirSync(dirname(mdPath), { recursive: true });
   const ratios = sections.flatMap((s) => s.ratios);

@@ -1,25 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildPackages } from '../../scripts/build-packages.mjs';
 import { run } from './main.mjs';
 
 // The two jobs run as child processes on the built packages (dist/).
-beforeAll(() => {
-  execFileSync(
-    'pnpm',
-    [
-      '--filter',
-      '@oncely/core',
-      '--filter',
-      '@oncely/redis',
-      '--filter',
-      '@oncely/axios',
-      '--filter',
-      '@oncely/msw',
-      'build',
-    ],
-    { stdio: 'ignore' },
-  );
-}, 180_000);
+beforeAll(() => buildPackages(['core', 'redis', 'axios', 'msw']), 180_000);
 
 describe('example: concurrent-runs (needs Redis: REDIS_URL, default local)', () => {
   it('two processes at once: bare creates every invoice twice, oncely + Redis once', async () => {

@@ -1,25 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildPackages } from '../../scripts/build-packages.mjs';
 import { run } from './main.mjs';
 
 // The job runs as child processes on the built packages (dist/).
-beforeAll(() => {
-  execFileSync(
-    'pnpm',
-    [
-      '--filter',
-      '@oncely/core',
-      '--filter',
-      '@oncely/redis',
-      '--filter',
-      '@oncely/undici',
-      '--filter',
-      '@oncely/msw',
-      'build',
-    ],
-    { stdio: 'ignore' },
-  );
-}, 180_000);
+beforeAll(() => buildPackages(['core', 'redis', 'undici', 'msw']), 180_000);
 
 describe('example: crash-recovery (needs Redis: REDIS_URL, default local)', () => {
   it('a job killed between the call and the record: the oncely rerun charges nobody twice', async () => {

@@ -1,0 +1,2 @@
+/** Builds the given `packages/<dir>` whose dist/ is older than src/, in order, with the workspace's tsc. */
+export function buildPackages(dirs: string[]): void;
