@@ -73,3 +73,21 @@ export async function pool(
   await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
   return failures;
 }
+
+/** A fake Slack (`POST /api/chat.postMessage`) on a real port: every post is kept, then `drop` of the answers are lost. */
+export async function slackLikeProvider(drop: number, seed = 3) {
+  const { HttpResponse, http } = await import('msw');
+  const origin = 'https://slack.com';
+  const random = seeded(seed);
+  const posted: string[] = [];
+  const handlers = [
+    http.post(`${origin}/api/chat.postMessage`, async ({ request }) => {
+      const form = new URLSearchParams(await request.text());
+      posted.push(form.get('text') ?? '');
+      if (random() < drop) return HttpResponse.error();
+      return HttpResponse.json({ ok: true, channel: form.get('channel'), ts: `${posted.length}.000` });
+    }),
+  ];
+  const served = await serve(handlers, { origin });
+  return { url: served.url, posted, close: () => served.close() };
+}

@@ -18,7 +18,7 @@ import {
 } from 'axios';
 import { toAxiosError } from './errors.js';
 import { toOutgoing } from './request.js';
-import { settle, toAxiosResponse, toWire } from './response.js';
+import { type Refusals, settle, slackRefusal, toAxiosResponse, toWire } from './response.js';
 import { abortedAs, callSignal } from './signal.js';
 
 /** Marks our adapter so that installing twice (which would nest two guards) is refused. */
@@ -42,6 +42,8 @@ export interface AdapterDeps {
   original: AxiosRequestConfig['adapter'];
   /** Full URL of a config: baseURL + url + params, as axios builds it. */
   fullUrl(config: InternalAxiosRequestConfig): string;
+  /** How a refusal reaches the caller (see `AxiosIdempotencyOptions`). */
+  refusals: Refusals;
 }
 
 /**
@@ -52,10 +54,11 @@ export interface AdapterDeps {
 export function idempotentAdapter(deps: AdapterDeps): AxiosAdapter {
   const adapter: AxiosAdapter = async (config) => {
     const inner = getAdapter(deps.original, config);
+    const method = (config.method ?? 'get').toUpperCase();
+    let url: string | undefined;
     try {
+      url = deps.fullUrl(config);
       const options: ExecuteOptions = readRequestOptions(config.oncely, 'oncely');
-      const method = (config.method ?? 'get').toUpperCase();
-      const url = deps.fullUrl(config);
       if (!deps.idem.isGuarded(method, url, options)) return await inner(config);
       options.signal = callSignal(config);
       const sent = new WeakMap<WireResponse, AxiosResponse>();
@@ -68,8 +71,12 @@ export function idempotentAdapter(deps: AdapterDeps): AxiosAdapter {
         return wire;
       };
       const result = await deps.idem.execute(toOutgoing(config, method, url), send, options);
-      return settle(toAxiosResponse(result, config, sent.get(result.response)));
+      const call = { config, method, url };
+      return settle(toAxiosResponse(result, call, sent.get(result.response)));
     } catch (error) {
+      if (deps.refusals === 'slack' && url !== undefined && error instanceof IdempotencyError) {
+        return settle(slackRefusal(error, { config, method, url }));
+      }
       throw asAxiosError(error, config);
     }
   };

@@ -10,6 +10,11 @@ export interface OncelyResponseInfo {
   replayed: boolean;
   /** The store key (a hash), `undefined` when the request was not guarded. */
   key: string | undefined;
+  /**
+   * Set only on a refusal answered as a response (`refusals: 'slack'`): the oncely code. Nothing
+   * was sent for this call.
+   */
+  refused?: ErrorCode | undefined;
 }
 
 // Type parameters repeat axios' own declarations exactly, as declaration merging requires.

@@ -1,7 +1,26 @@
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
-import type { ExecuteResult, WireResponse } from '@oncely/core';
+import type { ExecuteResult, IdempotencyError, WireResponse } from '@oncely/core';
 import { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import type { OncelyResponseInfo } from './augment.js';
+import { requestLike } from './request-like.js';
+
+/**
+ * How an oncely refusal reaches the caller. `'throw'`: an `AxiosError` (code = the oncely code).
+ * `'slack'`: `200 { ok: false, error: 'oncely_<code>' }`, the one answer @slack/web-api 7 does not retry.
+ */
+export type Refusals = 'throw' | 'slack';
+
+/** On a refusal response (`refusals: 'slack'`): the oncely error code, as `@oncely/undici` sets it. */
+export const REFUSAL_HEADER = 'x-oncely-error';
+
+/** One guarded call as the adapter saw it. */
+export interface Call {
+  config: InternalAxiosRequestConfig;
+  /** Upper case. */
+  method: string;
+  url: string;
+}
 
 /** A live axios response (fetched with `responseType: 'arraybuffer'`) as core's wire response. */
 export async function toWire(response: AxiosResponse): Promise<WireResponse> {
@@ -19,19 +38,41 @@ export async function toWire(response: AxiosResponse): Promise<WireResponse> {
  */
 export function toAxiosResponse(
   result: ExecuteResult,
-  config: InternalAxiosRequestConfig,
+  call: Call,
   live: AxiosResponse | undefined,
 ): AxiosResponse {
-  const { response } = result;
+  return built(result.response, call, { replayed: result.replayed, key: result.key }, live);
+}
+
+/** A refusal as Slack's own "no": nothing was sent; `response.oncely.refused` holds the code. */
+export function slackRefusal(error: IdempotencyError, call: Call): AxiosResponse {
+  const body = { ok: false, error: error.code.toLowerCase(), message: error.message };
+  const response: WireResponse = {
+    status: 200,
+    headers: { 'content-type': 'application/json', [REFUSAL_HEADER]: error.code },
+    body: Buffer.from(JSON.stringify(body)),
+  };
+  return built(response, call, { replayed: false, key: error.key, refused: error.code }, undefined);
+}
+
+/** The live response keeps its own request; one nothing was sent for gets a `ClientRequest`-like one. */
+function built(
+  response: WireResponse,
+  call: Call,
+  oncely: OncelyResponseInfo,
+  live: AxiosResponse | undefined,
+) {
+  const { config, method, url } = call;
+  const statusText = response.statusText ?? STATUS_CODES[response.status] ?? '';
   return {
     data: dataFor(response.body, config),
     status: response.status,
-    statusText: response.statusText ?? STATUS_CODES[response.status] ?? '',
+    statusText,
     headers: new AxiosHeaders(response.headers),
     config,
-    request: live?.request,
-    oncely: { replayed: result.replayed, key: result.key },
-  };
+    request: live ? live.request : requestLike(config, method, url, response, statusText),
+    oncely,
+  } satisfies AxiosResponse;
 }
 
 /** axios' `settle`: `validateStatus` decides between the response and an `AxiosError`. */
