@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ExecuteResult, IdempotencyError, WireResponse } from '@oncely/core';
+import { refusalResponse } from '@oncely/core/plugin';
 import { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import type { OncelyResponseInfo } from './augment.js';
 import { requestLike } from './request-like.js';
@@ -12,7 +13,7 @@ import { requestLike } from './request-like.js';
 export type Refusals = 'throw' | 'slack';
 
 /** On a refusal response (`refusals: 'slack'`): the oncely error code, as `@oncely/undici` sets it. */
-export const REFUSAL_HEADER = 'x-oncely-error';
+export { REFUSAL_HEADER } from '@oncely/core/plugin';
 
 /** One guarded call as the adapter saw it. */
 export interface Call {
@@ -46,13 +47,12 @@ export function toAxiosResponse(
 
 /** A refusal as Slack's own "no": nothing was sent; `response.oncely.refused` holds the code. */
 export function slackRefusal(error: IdempotencyError, call: Call): AxiosResponse {
-  const body = { ok: false, error: error.code.toLowerCase(), message: error.message };
-  const response: WireResponse = {
-    status: 200,
-    headers: { 'content-type': 'application/json', [REFUSAL_HEADER]: error.code },
-    body: Buffer.from(JSON.stringify(body)),
-  };
-  return built(response, call, { replayed: false, key: error.key, refused: error.code }, undefined);
+  return built(
+    refusalResponse(error, 'slack'),
+    call,
+    { replayed: false, key: error.key, refused: error.code },
+    undefined,
+  );
 }
 
 /** The live response keeps its own request; one nothing was sent for gets a `ClientRequest`-like one. */

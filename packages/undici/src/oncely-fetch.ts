@@ -1,5 +1,5 @@
 import type { Idempotency, IdempotencyError } from '@oncely/core';
-import { findOncelyError } from '@oncely/core/plugin';
+import { findOncelyError, refusalResponse } from '@oncely/core/plugin';
 import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
 import { idempotency, type UndiciIdempotencyOptions } from './interceptor.js';
 
@@ -18,10 +18,7 @@ export interface OncelyFetchOptions extends UndiciIdempotencyOptions {
   refusals?: 'response' | 'slack' | 'throw' | undefined;
 }
 
-/** On a refusal response: the oncely error code (`ONCELY_PAYLOAD_MISMATCH`, …). */
-export const REFUSAL_HEADER = 'x-oncely-error';
-/** Why a refusal is a 422: the one status stripe-node, openai, octokit's retry plugin and Slack all leave alone. */
-const REFUSAL_STATUS = 422;
+export { REFUSAL_HEADER } from '@oncely/core/plugin';
 
 /**
  * A `fetch` that makes guarded writes idempotent, typed exactly as the global `fetch`, for SDKs
@@ -47,27 +44,17 @@ export function oncelyFetch(idem: Idempotency, options: OncelyFetchOptions = {})
     } catch (error) {
       const refusal = refusals === 'throw' ? undefined : findOncelyError(error);
       if (!refusal) throw error;
-      return refusalResponse(refusal, refusals === 'slack');
+      return refusalAsFetch(refusal, refusals === 'slack' ? 'slack' : 'response');
     }
   };
   // openai probes `fetch.Response` with the global FormData to see whether uploads work.
   return Object.assign(guardedFetch, { Response: globalThis.Response }) as unknown as typeof fetch;
 }
 
-/** The refusal as a response no SDK retries: a 422 (Slack: an `ok: false`) with the code in a header. */
-function refusalResponse(error: IdempotencyError, slack: boolean): Response {
-  const body = slack
-    ? { ok: false, error: error.code.toLowerCase(), message: error.message }
-    : { error: { type: 'oncely_error', code: error.code, message: error.message } };
-  return new globalThis.Response(JSON.stringify(body), {
-    status: slack ? 200 : REFUSAL_STATUS,
-    headers: {
-      'content-type': 'application/json',
-      [REFUSAL_HEADER]: error.code,
-      'x-should-retry': 'false',
-      'stripe-should-retry': 'false',
-    },
-  });
+/** The kit's refusal as a fetch `Response`. */
+function refusalAsFetch(error: IdempotencyError, form: 'response' | 'slack'): Response {
+  const { status, headers, body } = refusalResponse(error, form);
+  return new globalThis.Response(body, { status, headers: headers as Record<string, string> });
 }
 
 type UndiciCall = { url: string; init: Record<string, unknown> };
