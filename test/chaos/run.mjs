@@ -301,6 +301,7 @@ async function supervise(options, ops, redis, provider, random, log, started) {
         }
       } else if (message.t === 'refusal' && message.reset) {
         resetRefusals++; // the store lost its records (epoch changed): refused for the reset window
+        if (redisPhase === 'done') awaitingWitness = false;
       } else if (message.t === 'refusal') {
         refusals++;
         if (redisPhase === 'down' || redisPhase === 'window') {
@@ -335,6 +336,12 @@ async function supervise(options, ops, redis, provider, random, log, started) {
 
   const live = () => slots.filter((slot) => slot.child && !slot.finished);
 
+  // Without persistence, Redis comes back empty, and only a process that saw the old store epoch
+  // can tell that it lost records (epoch.ts): a process started after the loss that grants first
+  // just creates a new epoch (the documented limit, DESIGN §9). So a worker that died around the
+  // outage comes back only once a surviving worker has found the loss — or when none survives.
+  let awaitingWitness = false;
+
   // ---- main phase -----------------------------------------------------------------------------
   for (const slot of slots) launch(slot);
   let lastLogged = 0;
@@ -348,7 +355,8 @@ async function supervise(options, ops, redis, provider, random, log, started) {
       log(`progress ${progress}/${total} kills=${kills} refusals=${refusals} redis=${redisPhase}`);
     }
     // Restart dead workers that had not finished.
-    for (const slot of slots) if (!slot.child && !slot.finished) launch(slot);
+    const held = awaitingWitness && live().length > 0;
+    for (const slot of slots) if (!held && !slot.child && !slot.finished) launch(slot);
     // Kill a random live worker (not one already killed) whenever progress passes the next kill
     // point; a point with no candidate stays due until there is one.
     while (killAt.length > 0 && progress >= /** @type {number} */ (killAt[0])) {
@@ -364,6 +372,7 @@ async function supervise(options, ops, redis, provider, random, log, started) {
     // has been refused by the store; bring Redis back once every live worker was refused again.
     if (redisPhase === 'before' && progress >= redisAt) {
       redisPhase = 'down';
+      awaitingWitness = options.redisPersistence === 'none';
       log(`killing redis at progress ${progress}`);
       await redis.kill();
       // Bounded: if the workers stay quiet (all waiting on something), the outage still ends.

@@ -14,6 +14,7 @@ export interface RedisClient {
   // biome-ignore lint/suspicious/noExplicitAny: ioredis' own signatures differ between majors
   on(event: string, listener: (...args: any[]) => void): unknown;
   subscribe(...channels: string[]): Promise<unknown>;
+  get(key: string): Promise<string | null>;
   unsubscribe(...channels: string[]): Promise<unknown>;
   /** Any command (INFO, CONFIG GET, WAIT, WAITAOF). */
   call(command: string, ...args: (string | number)[]): Promise<unknown>;

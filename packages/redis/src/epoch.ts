@@ -73,7 +73,7 @@ export function describeFinding(found: EpochFinding): string {
 
 /** What this store instance saw of each epoch key. */
 export class EpochTracker {
-  private readonly seen = new Map<string, { id: string; generation: number }>();
+  private readonly seen = new Map<string, { id: string; generation: number; learned?: boolean }>();
   private readonly instance = randomBytes(6).toString('hex');
   private counter = 0;
 
@@ -87,6 +87,12 @@ export class EpochTracker {
     };
   }
 
+  /** An epoch read before any grant (at connect): known from now on, unless a grant saw one first. */
+  learn(epochKey: string, epoch: Epoch | undefined): void {
+    if (epoch && !this.seen.has(epochKey))
+      this.seen.set(epochKey, { id: epoch.id, generation: epoch.generation, learned: true });
+  }
+
   /**
    * Records the epoch a script answered (at Redis time `now`). `true` when it tells this instance of
    * a loss: it differs from the epoch this instance knew, or it is the first one this instance sees
@@ -97,7 +103,10 @@ export class EpochTracker {
     const seen = this.seen.get(epochKey);
     if (seen?.id === epoch.id) {
       seen.generation = Math.max(seen.generation, epoch.generation);
-      return false;
+      if (!seen.learned) return false;
+      // Learned at connect, first seen by a grant now: as for any first sight (below).
+      seen.learned = false;
+      return epoch.at > 0 && now < Math.max(epoch.refuseUntil, epoch.unknownUntil);
     }
     this.seen.set(epochKey, { id: epoch.id, generation: epoch.generation });
     return seen !== undefined || (epoch.at > 0 && now < Math.max(epoch.refuseUntil, epoch.unknownUntil));

@@ -16,7 +16,7 @@ import {
 } from '@oncely/core';
 import { bounded, defineScripts, runScript } from './client.js';
 import { compareVersions, inspectPersistence, type PersistenceReport } from './durability.js';
-import { describeFinding, type EpochFinding, EpochTracker, takeEpoch } from './epoch.js';
+import { describeFinding, type EpochFinding, EpochTracker, parseEpoch, takeEpoch } from './epoch.js';
 import { ReservationNotConfirmedError, StoreNotDurableError, StoreResetError } from './errors.js';
 import { Holds } from './holds.js';
 import { epochKey, type KeySet, keysFor } from './keys.js';
@@ -80,6 +80,18 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const storeListeners = new Set<(event: StoreEvent) => void>();
   let sweeper: NodeJS.Timeout | undefined;
   const epochs = new EpochTracker();
+  // Learn the epoch at once (standalone: one key), so a process that starts shortly before Redis
+  // loses its data still knows the old epoch, though it has not granted anything yet. Without it,
+  // such a process's first grant after the loss would just start a new epoch (epoch.ts). On
+  // Cluster the epochs are per slot and are learned by the grants.
+  const epochLearned: Promise<void> = client.isCluster
+    ? Promise.resolve()
+    : bounded(client, { operation: 'epoch', key: keyPrefix, timeoutMs: commandTimeoutMs }, () =>
+        client.get(epochKey(keyPrefix, '', false)),
+      ).then(
+        (text) => epochs.learn(epochKey(keyPrefix, '', false), text ? parseEpoch(text) : undefined),
+        () => undefined, // Redis not there yet: the grants learn it
+      );
   /** Until when (Redis time) the last `store-reset` told listeners: one event per loss, not one per key. */
   let resetToldUntil = 0;
   /** The longest lease and ttl asked for: the default reset windows. */
@@ -339,6 +351,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
     async reserve(input: ReserveInput): Promise<ReserveResult> {
       await checkBeforeGrant();
+      await epochLearned;
       const k = keys(input.key);
       const ekey = epochKey(keyPrefix, input.key, client.isCluster);
       const reserve = args(
@@ -428,6 +441,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
     async takeOver(key: string, input: TakeOverInput): Promise<TakeOverResult> {
       await checkBeforeGrant();
+      await epochLearned;
       const ekey = epochKey(keyPrefix, key, client.isCluster);
       const takeOver = args(
         TAKE_OVER,

@@ -195,6 +195,23 @@ describe('store reset (the epoch)', () => {
     expect(api.sent).toHaveLength(1);
   });
 
+  it('a store instance that connected before the loss but granted nothing yet still finds it (it learns the epoch at connect)', async () => {
+    const survivor = storeFor('reset-early:');
+    const api = provider();
+    await engine(survivor.store).execute(charge('early'), api.send);
+    // A process that starts now and has not granted anything when Redis loses its data.
+    const early = storeFor('reset-early:');
+    await client.ping(); // answered after the store's epoch read on the same connection
+    await restartEmpty();
+    // It grants first after the loss: before, it could not tell and started a new epoch (found by the chaos suite).
+    const refused = await engine(early.store)
+      .execute(charge('early'), api.send)
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(StoreResetError);
+    expect(early.told.map((event) => event.type)).toEqual(['store-reset']);
+    expect(api.sent).toHaveLength(1);
+  });
+
   it('resetUnknown: 0 opts out of the presumption: after the window the key is sent again', async () => {
     const { store } = storeFor('reset-optout:', { resetUnknown: 0 });
     const api = provider();
