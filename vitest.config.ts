@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 // Tests import workspace packages from source (the "@oncely/source" export condition);
-// child processes spawned by tests run the built dist/ instead.
-const conditions = ['@oncely/source', 'module', 'node', 'import', 'default'];
+// child processes spawned by tests run the built dist/ instead. Node's own conditions otherwise:
+// not the bundlers' `module`, which for some packages (@opentelemetry/*) names a build Node cannot
+// load (extensionless imports), and which an app's Node never picks.
+const conditions = ['@oncely/source', 'node', 'import', 'default'];
 
 export default defineConfig({
   resolve: { conditions },

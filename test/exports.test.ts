@@ -12,6 +12,7 @@ const ENTRIES = [
   '@oncely/core',
   '@oncely/core/testing',
   '@oncely/core/plugin',
+  '@oncely/core/otel',
   '@oncely/axios',
   '@oncely/got',
   '@oncely/undici',
