@@ -233,7 +233,7 @@ async function supervise(options, ops, redis, provider, random, log, started) {
   const refusedBy = new Map();
 
   /**
-   * @typedef {{ id: string, todo: number[], done: Set<number>, child?: import('node:child_process').ChildProcess, finished: boolean, final: boolean }} Slot
+   * @typedef {{ id: string, todo: number[], done: Set<number>, child?: import('node:child_process').ChildProcess, finished: boolean, final: boolean, usedStore?: boolean }} Slot
    */
   /** @type {Slot[]} */
   const slots = Array.from({ length: w }, (_, i) => ({
@@ -273,6 +273,7 @@ async function supervise(options, ops, redis, provider, random, log, started) {
       fork(join(here, 'worker.mjs'), [], { ...childOptions, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
     );
     slot.child = child;
+    slot.usedStore = false;
     child.send({
       workerId: slot.id,
       redisUrl: redis.url,
@@ -310,6 +311,7 @@ async function supervise(options, ops, redis, provider, random, log, started) {
           refusedBy.set(slot.id, (refusedBy.get(slot.id) ?? 0) + 1);
         }
       } else if (message.t === 'done') {
+        slot.usedStore = true; // every operation asks the store first: this process knows its epoch
         if (slot.done.has(message.index)) return;
         slot.done.add(message.index);
         if (slot.final) finalResults.push(message);
@@ -370,7 +372,10 @@ async function supervise(options, ops, redis, provider, random, log, started) {
 
     // Redis: crash it at half-time; open the provider's "store down" window once every live worker
     // has been refused by the store; bring Redis back once every live worker was refused again.
-    if (redisPhase === 'before' && progress >= redisAt) {
+    // Without persistence, Redis is crashed once every live worker has used the store (so knows
+    // its epoch); a worker started in the moment before would be as blind as one started after.
+    const everyoneKnows = options.redisPersistence !== 'none' || live().every((slot) => slot.usedStore);
+    if (redisPhase === 'before' && progress >= redisAt && everyoneKnows) {
       redisPhase = 'down';
       awaitingWitness = options.redisPersistence === 'none';
       log(`killing redis at progress ${progress}`);
