@@ -1,3 +1,3 @@
 export { findOncelyError as oncelyErrorOf, isReplayed } from '@oncely/core/plugin';
 export { type OncelyRequestOptions, oncely } from './context.js';
-export { type GotPluginOptions, idempotency } from './plugin.js';
+export { type GotExtension, type GotPluginOptions, idempotency } from './plugin.js';

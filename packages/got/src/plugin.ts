@@ -1,6 +1,6 @@
 import { ConfigError, type Idempotency, type OutgoingRequest } from '@oncely/core';
 import { isReusableBody, readKeyedBody } from '@oncely/core/plugin';
-import type { BeforeRequestHook, ExtendOptions, NormalizedOptions } from 'got';
+import type { BeforeRequestHook, NormalizedOptions } from 'got';
 import { readExecuteOptions } from './context.js';
 import { GuardedResponse } from './response.js';
 import { type SendBody, sendAttempt } from './send.js';
@@ -14,6 +14,15 @@ export interface GotPluginOptions {
 }
 
 /**
+ * What `idempotency()` returns: only the hook. Typed as got's whole `ExtendOptions`, it would
+ * carry `responseType?` and `resolveBodyOnly?` into got 16's merged instance type, and
+ * `got.extend(idempotency(idem)).post()` would resolve to `unknown` (TS18046).
+ */
+export interface GotExtension {
+  hooks: { beforeRequest: BeforeRequestHook[] };
+}
+
+/**
  * got extend options that make guarded writes idempotent: `got.extend(idempotency(idem))`.
  *
  * One `beforeRequest` hook; got runs it once per attempt, its own retries included. For a
@@ -21,7 +30,7 @@ export interface GotPluginOptions {
  * network call with got (see `sendAttempt`), and returns the result as the response of this
  * attempt. Unguarded requests (GET, `skip`, …) are left untouched: the hook returns nothing.
  */
-export function idempotency(idem: Idempotency, settings: GotPluginOptions = {}): ExtendOptions {
+export function idempotency(idem: Idempotency, settings: GotPluginOptions = {}): GotExtension {
   const maxBodyBytes = settings.maxBodyBytes ?? idem.maxBodyBytes;
 
   const beforeRequest: BeforeRequestHook = async (options) => {
