@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // undici 8 needs Node 22.19: it runs on the matrix's lines (pnpm test:matrix). got 15/16 are not
 // here: @oncely/got performs the attempt with the got it resolves, so only an app with one got
-// tests it (a tarball install, issue 14), not this workspace, where it resolves got 14.
+// tests it — `pnpm test:packages` (scripts/pack-smoke.mjs) installs the tarballs with got 16.
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 const node2219 = major > 22 || (major === 22 && minor >= 19);
 
