@@ -19,7 +19,8 @@ export function buildPackages(dirs) {
   }
 }
 
-function isStale(pkg) {
+/** Whether `packages/<dir>`'s dist/ is missing or older than its src/. @param {string} pkg */
+export function isStale(pkg) {
   let built;
   try {
     built = statSync(join(pkg, 'dist', 'index.js')).mtimeMs;

@@ -2,10 +2,10 @@ import { retry } from '@octokit/plugin-retry';
 import { Octokit } from '@octokit/rest';
 import { createIdempotency } from '@oncely/core';
 import { serve } from '@oncely/msw';
-import { oncelyFetch, REFUSAL_HEADER } from '@oncely/undici';
+import { oncelyFetch } from '@oncely/undici';
 import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
-import { oncelyFor, pool, seeded } from './support.js';
+import { countingRefusals, oncelyFor, pool, seeded } from './support.js';
 
 // @octokit/rest 22 with plugin-retry: it retries every status >= 400 except 400, 401, 403, 404,
 // 410, 422, 451 — so a refusal answered as a thrown network error would be retried 3 times.
@@ -62,13 +62,7 @@ describe('@octokit/rest 22 + plugin-retry through oncelyFetch', () => {
   it('0 extra issues on a re-run and on two concurrent runs; refusals are not retried', async () => {
     const fake = await fakeGitHub(0.3);
     const { idem } = oncelyFor(fake.url);
-    let refusals = 0;
-    const guarded = oncelyFetch(idem);
-    const counted = (async (input: string | URL | Request, init?: RequestInit) => {
-      const response = await guarded(input, init);
-      if (response.headers.get(REFUSAL_HEADER)) refusals++;
-      return response;
-    }) as typeof fetch;
+    const { fetch: counted, counts } = countingRefusals(oncelyFetch(idem));
     const gh = client(fake.url, counted);
 
     const failed = await job(gh);
@@ -76,7 +70,7 @@ describe('@octokit/rest 22 + plugin-retry through oncelyFetch', () => {
     const rerun = await job(gh);
     const [a, b] = await Promise.all([job(gh), job(client(fake.url, counted))]);
     expect(fake.issues.length).toBe(OPS);
-    expect(refusals).toBe(failed.length + rerun.length + a.length + b.length);
+    expect(counts.refusals).toBe(failed.length + rerun.length + a.length + b.length);
   });
 
   it("refusals: 'throw' (a network error to octokit) is retried: the wasted attempts the default avoids", async () => {

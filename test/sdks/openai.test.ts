@@ -1,9 +1,9 @@
 import { serve } from '@oncely/msw';
-import { oncelyFetch, REFUSAL_HEADER } from '@oncely/undici';
+import { oncelyFetch } from '@oncely/undici';
 import { HttpResponse, http } from 'msw';
 import OpenAI, { toFile } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { oncelyFor, pool, seeded } from './support.js';
+import { countingRefusals, oncelyFor, pool, seeded } from './support.js';
 
 // openai 6 (a Stainless SDK: retries twice on network errors, 409, 429, 5xx unless the response
 // says `x-should-retry: false`). A fake that commits, then drops a share of the responses.
@@ -60,17 +60,6 @@ function client(url: string, fetchFn?: typeof fetch) {
   });
 }
 
-/** Counts the refusals oncely answered, to tell whether the SDK retried any. */
-function counting(fetchFn: typeof fetch) {
-  const counts = { refusals: 0 };
-  const wrapped = (async (input: string | URL | Request, init?: RequestInit) => {
-    const response = await fetchFn(input, init);
-    if (response.headers.get(REFUSAL_HEADER)) counts.refusals++;
-    return response;
-  }) as typeof fetch;
-  return { fetch: Object.assign(wrapped, { Response: globalThis.Response }), counts };
-}
-
 const OPS = 100;
 const job = (ai: OpenAI) =>
   pool(OPS, 20, (i) =>
@@ -89,7 +78,7 @@ describe('openai 6 through oncelyFetch', () => {
   it('0 extra writes on a re-run and on two concurrent runs; refusals are final, not retried', async () => {
     const fake = await fakeOpenAI(0.3);
     const { idem } = oncelyFor(fake.url);
-    const { fetch: guarded, counts } = counting(oncelyFetch(idem));
+    const { fetch: guarded, counts } = countingRefusals(oncelyFetch(idem));
     const ai = client(fake.url, guarded);
 
     const failed = await job(ai);

@@ -1,9 +1,9 @@
 import { serve } from '@oncely/msw';
-import { oncelyFetch, REFUSAL_HEADER } from '@oncely/undici';
+import { oncelyFetch } from '@oncely/undici';
 import { WebClient } from '@slack/web-api';
 import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
-import { oncelyFor, pool, seeded } from './support.js';
+import { countingRefusals, oncelyFor, pool, seeded } from './support.js';
 
 // @slack/web-api 8 (fetch). It retries every thrown error and every non-200 (p-retry, ten times in
 // about thirty minutes), so a refusal must come back in Slack's own form: 200 { ok: false }.
@@ -52,13 +52,7 @@ describe('@slack/web-api 8 through oncelyFetch', () => {
   it("0 extra messages on a re-run and on two concurrent runs; refusals: 'slack' is final", async () => {
     const fake = await fakeSlack(0.3);
     const { idem } = oncelyFor(fake.url);
-    const guarded = oncelyFetch(idem, { refusals: 'slack' });
-    let refusals = 0;
-    const counted = (async (input: string | URL | Request, init?: RequestInit) => {
-      const response = await guarded(input, init);
-      if (response.headers.get(REFUSAL_HEADER)) refusals++;
-      return response;
-    }) as typeof fetch;
+    const { fetch: counted, counts } = countingRefusals(oncelyFetch(idem, { refusals: 'slack' }));
     const slack = client(fake.url, counted);
 
     const failed = await job(slack);
@@ -67,7 +61,7 @@ describe('@slack/web-api 8 through oncelyFetch', () => {
     const rerun = await job(slack);
     const [a, b] = await Promise.all([job(slack), job(client(fake.url, counted))]);
     expect(fake.posted.length).toBe(OPS);
-    expect(refusals).toBe(failed.length + rerun.length + a.length + b.length);
+    expect(counts.refusals).toBe(failed.length + rerun.length + a.length + b.length);
   });
 
   it('a replay parses as the API answer', async () => {

@@ -1,5 +1,7 @@
 import { createIdempotency, type Idempotency, type OncelyEvent } from '@oncely/core';
 import { type Emulator, type Served, serve, stripeLike } from '@oncely/msw';
+import { REFUSAL_HEADER } from '@oncely/undici';
+import { rng } from '../chaos/ops.mjs';
 
 /*
  * The real SDKs against a local provider that commits every write and then drops a share of the
@@ -7,17 +9,8 @@ import { type Emulator, type Served, serve, stripeLike } from '@oncely/msw';
  * measure: a job of N operations, re-run or run twice at once, must write N times in all.
  */
 
-/** A seeded random source (mulberry32): the same drops on every run of the suite. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded random source (the chaos suite's mulberry32): the same drops on every run of the suite. */
+export const seeded = (seed: number): (() => number) => rng(seed);
 
 export interface Provider {
   emulator: Emulator;
@@ -90,4 +83,18 @@ export async function slackLikeProvider(drop: number, seed = 3) {
   ];
   const served = await serve(handlers, { origin });
   return { url: served.url, posted, close: () => served.close() };
+}
+
+/** A fetch that counts the refusals oncely answered, to tell whether the SDK retried any. */
+export function countingRefusals(fetchFn: typeof fetch): {
+  fetch: typeof fetch;
+  counts: { refusals: number };
+} {
+  const counts = { refusals: 0 };
+  const wrapped = (async (input: string | URL | Request, init?: RequestInit) => {
+    const response = await fetchFn(input, init);
+    if (response.headers.get(REFUSAL_HEADER)) counts.refusals++;
+    return response;
+  }) as typeof fetch;
+  return { fetch: Object.assign(wrapped, { Response: globalThis.Response }), counts };
 }

@@ -38,6 +38,17 @@ export interface InstrumentOptions {
   span?: 'active' | 'create' | 'none' | undefined;
 }
 
+/** What each instrument counts or times, as the meter describes it. */
+const CALL_COUNTERS = {
+  replays: 'Calls answered without sending: from the store, a waited-for twin or a coalesced one',
+  waits: 'Calls that waited for an in-flight twin (in the store, or coalesced in this process)',
+  refusals: 'Calls refused with an IdempotencyError',
+} as const;
+const MS_HISTOGRAMS = {
+  waitDuration: 'Time a call waited for an in-flight twin',
+  executeDuration: 'Duration of one execute call, sends included',
+} as const;
+
 interface Instruments {
   replays: ReturnType<Meter['createCounter']>;
   waits: ReturnType<Meter['createCounter']>;
@@ -67,27 +78,16 @@ export function instrument(idem: Idempotency, options: InstrumentOptions = {}): 
   const mode = options.span ?? 'active';
   const tracer = options.tracer ?? trace.getTracer(SCOPE);
   const meter = options.meter ?? metrics.getMeter(SCOPE);
+  const counter = (name: keyof typeof CALL_COUNTERS) =>
+    meter.createCounter(METRICS[name], { description: CALL_COUNTERS[name], unit: '{call}' });
+  const histogram = (name: keyof typeof MS_HISTOGRAMS) =>
+    meter.createHistogram(METRICS[name], { description: MS_HISTOGRAMS[name], unit: 'ms' });
   const instruments: Instruments = {
-    replays: meter.createCounter(METRICS.replays, {
-      description: 'Calls answered without sending: from the store, a waited-for twin or a coalesced one',
-      unit: '{call}',
-    }),
-    waits: meter.createCounter(METRICS.waits, {
-      description: 'Calls that waited for an in-flight twin (in the store, or coalesced in this process)',
-      unit: '{call}',
-    }),
-    refusals: meter.createCounter(METRICS.refusals, {
-      description: 'Calls refused with an IdempotencyError',
-      unit: '{call}',
-    }),
-    waitDuration: meter.createHistogram(METRICS.waitDuration, {
-      description: 'Time a call waited for an in-flight twin',
-      unit: 'ms',
-    }),
-    executeDuration: meter.createHistogram(METRICS.executeDuration, {
-      description: 'Duration of one execute call, sends included',
-      unit: 'ms',
-    }),
+    replays: counter('replays'),
+    waits: counter('waits'),
+    refusals: counter('refusals'),
+    waitDuration: histogram('waitDuration'),
+    executeDuration: histogram('executeDuration'),
   };
 
   async function observe(
