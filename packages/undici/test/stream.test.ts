@@ -63,3 +63,33 @@ describe('event streams pass through while recorded', () => {
     expect(posts()).toBe(1);
   });
 });
+
+describe('an event stream cut short', () => {
+  it('the caller aborts after the first event: the outcome is unknown, never a partial replay', async () => {
+    let posts = 0;
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        posts++;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: one\n\n'); // and never ends until the client goes away
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat`;
+    const guarded = oncelyFetch(createIdempotency());
+    const controller = new AbortController();
+    const live = await guarded(url, { method: 'POST', body: '{"n":1}', signal: controller.signal });
+    const reader = live.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('data: one\n\n');
+    controller.abort();
+    await expect(reader.read()).rejects.toBeDefined();
+
+    const again = await guarded(url, { method: 'POST', body: '{"n":1}' });
+    // Refused as unknown (422 with the code), not the first event replayed as if it were all.
+    expect(again.status).toBe(422);
+    expect(again.headers.get('x-oncely-error')).toBe('ONCELY_UNKNOWN_OUTCOME');
+    expect(posts).toBe(1);
+    server.closeAllConnections();
+  });
+});
