@@ -5,6 +5,19 @@ import type { AddressInfo } from 'node:net';
  * A provider answering every POST with the headers SDKs read (request ids, rate limits, links, a
  * two-value header), plus two secret ones core never stores. For the plugins' replay-header tests.
  */
+/** The headers an SDK reads, which a replay must keep. */
+export const READ_HEADERS = [
+  'content-type',
+  'request-id',
+  'x-request-id',
+  'x-ratelimit-remaining',
+  'x-oauth-scopes',
+  'link',
+  'x-served-by',
+] as const;
+/** The secret ones core never stores, so a replay never carries. */
+export const SECRET_HEADERS = ['set-cookie', 'x-auth-token'] as const;
+
 export function sdkHeadersServer() {
   let server: Server | undefined;
   const state = {

@@ -2,23 +2,15 @@ import { createIdempotency, memoryStore } from '@oncely/core';
 import { idempotency } from '@oncely/undici';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sdkHeadersServer } from '../../../test/support/sdk-headers-server.js';
+import { READ_HEADERS, SECRET_HEADERS, sdkHeadersServer } from '../../../test/support/sdk-headers-server.js';
 import { oncelyFetch } from '../src/oncely-fetch.js';
 
 const provider = sdkHeadersServer();
 beforeAll(provider.start);
 afterAll(provider.close);
 
-const READ = [
-  'content-type',
-  'request-id',
-  'x-request-id',
-  'x-ratelimit-remaining',
-  'x-oauth-scopes',
-  'link',
-  'x-served-by',
-];
-const SECRET = ['set-cookie', 'x-auth-token'];
+const READ: readonly string[] = READ_HEADERS;
+const SECRET: readonly string[] = SECRET_HEADERS;
 const idem = () => createIdempotency({ store: memoryStore() });
 
 /** Every header of the live response is on the replay, with its value, except the secret ones. */
