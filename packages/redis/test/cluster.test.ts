@@ -4,6 +4,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisStore, ReservationNotConfirmedError, redisStore, StoreResetError } from '../src/index.js';
 import { epochKey, keysFor } from '../src/keys.js';
+import { reserveInput } from './support/inputs.js';
 import { type RedisCluster, startCluster } from './support/redis-server.js';
 
 /** One real 3-master cluster for the whole file, started and destroyed here. */
@@ -89,16 +90,7 @@ describe('cluster key layout', () => {
 });
 
 describe("cluster: store epoch per slot, WAIT on the record's master", () => {
-  const input = (key: string) => ({
-    key,
-    scope: 's',
-    fingerprint: 'f',
-    method: 'POST',
-    target: 't',
-    owner: 'o',
-    leaseMs: 10_000,
-    ttlMs: 60_000,
-  });
+  const input = (key: string) => reserveInput(key);
 
   it("a master that loses its data resets only its own slots' epochs", async () => {
     const client = await connect();

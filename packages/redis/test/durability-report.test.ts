@@ -1,7 +1,8 @@
-import { ConfigError, createIdempotency, type WireResponse } from '@oncely/core';
+import { ConfigError, createIdempotency } from '@oncely/core';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type RedisStore, redisStore, type StoreEvent, StoreNotDurableError } from '../src/index.js';
+import { countingSend, orderRequest } from './support/inputs.js';
 import { type RedisServer, startRedis } from './support/redis-server.js';
 
 /**
@@ -34,22 +35,7 @@ function storeOn(client: Redis, options: Partial<Parameters<typeof redisStore>[0
   return { store, events };
 }
 
-const request = (order: string) => ({
-  method: 'POST',
-  url: 'http://127.0.0.1/v1/charges',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ order }),
-});
-const created: WireResponse = { status: 201, headers: {}, body: Buffer.from('{"id":"ch_1"}') };
-
-function countingSend() {
-  const send = async () => {
-    send.calls++;
-    return created;
-  };
-  send.calls = 0;
-  return send;
-}
+const request = orderRequest;
 
 describe('persistence at first use', () => {
   it('no AOF and no RDB (save "", appendonly no): the first use reports store-not-durable', async () => {

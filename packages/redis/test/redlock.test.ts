@@ -3,6 +3,7 @@ import { storeContract } from '@oncely/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
+import { reserveInput } from './support/inputs.js';
 import { type RedisServer, startRedis } from './support/redis-server.js';
 import { connectShared, deletePrefix, uniquePrefix } from './support/shared-redis.js';
 
@@ -68,16 +69,7 @@ describe('redlock quorum', () => {
     headers: {},
     body: JSON.stringify({ order }),
   });
-  const input = (key: string) => ({
-    key,
-    scope: 's',
-    fingerprint: 'f',
-    method: 'POST',
-    target: 't',
-    owner: 'o',
-    leaseMs: 30_000,
-    ttlMs: 60_000,
-  });
+  const input = (key: string) => reserveInput(key, 30_000);
 
   it('the lease lock lives on a distinct key on the lock masters, never the record key', async () => {
     const store = makeStore();

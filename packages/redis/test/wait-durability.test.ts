@@ -1,8 +1,9 @@
-import { ConfigError, createIdempotency, StoreUnavailableError, type WireResponse } from '@oncely/core';
+import { ConfigError, createIdempotency, StoreUnavailableError } from '@oncely/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RedisStore, ReservationNotConfirmedError, redisStore } from '../src/index.js';
 import { callsBetween, commandCalls } from './support/commandstats.js';
+import { countingSend, orderRequest, reserveInput } from './support/inputs.js';
 import { type RedisServer, startRedis } from './support/redis-server.js';
 
 /**
@@ -47,21 +48,7 @@ function storeWith(prefix: string, options: Partial<Parameters<typeof redisStore
   return store;
 }
 
-const request = (order: string) => ({
-  method: 'POST',
-  url: 'http://127.0.0.1/v1/charges',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ order }),
-});
-const created: WireResponse = { status: 201, headers: {}, body: Buffer.from('{"id":"ch_1"}') };
-function countingSend() {
-  const send = async () => {
-    send.calls++;
-    return created;
-  };
-  send.calls = 0;
-  return send;
-}
+const request = orderRequest;
 
 describe('durability: confirmed reservations', () => {
   it('{ replicas: 1 }: the reservation is on the replica before the send (one WAIT per grant)', async () => {
@@ -133,16 +120,7 @@ describe('durability: confirmed reservations', () => {
   it('cost: reserve + release with and without WAIT, interleaved (logged, not asserted)', async () => {
     const plain = storeWith('wait-cost-plain:');
     const waited = storeWith('wait-cost-wait:', { durability: { replicas: 1 } });
-    const input = (key: string) => ({
-      key,
-      scope: 's',
-      fingerprint: 'f',
-      method: 'POST',
-      target: 't',
-      owner: 'o',
-      leaseMs: 10_000,
-      ttlMs: 60_000,
-    });
+    const input = (key: string) => reserveInput(key);
     const time = async (store: RedisStore, key: string) => {
       const started = performance.now();
       const { record } = await store.reserve(input(key));
