@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
 import { keysFor } from '../src/keys.js';
+import { reserveInput } from './support/inputs.js';
 import { connectShared, deletePrefix, uniquePrefix } from './support/shared-redis.js';
 
 const prefix = uniquePrefix('fencing');
@@ -106,16 +107,7 @@ describe('fencing with a real lease expiry', () => {
 
   it('tokens never repeat for a key, even after its record and sequence expired', async () => {
     const key = 'fence:tokens';
-    const input = {
-      key,
-      scope: 's',
-      fingerprint: 'f',
-      method: 'POST',
-      target: 't',
-      owner: 'o',
-      leaseMs: 30_000,
-      ttlMs: 60_000,
-    };
+    const input = reserveInput(key, 30_000);
     const first = await store.reserve(input);
     await store.release(key, first.record.fencingToken);
     await client.del(keysFor(prefix, key).sequence); // as if it had expired

@@ -2,19 +2,11 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisStore } from '../src/index.js';
 import { keysFor } from '../src/keys.js';
+import { reserveInput } from './support/inputs.js';
 import { connectShared, deletePrefix, uniquePrefix } from './support/shared-redis.js';
 
 const prefix = uniquePrefix('waiting');
-const input = (key: string) => ({
-  key,
-  scope: 's',
-  fingerprint: 'f',
-  method: 'POST',
-  target: 't',
-  owner: 'o',
-  leaseMs: 60_000,
-  ttlMs: 60_000,
-});
+const input = (key: string) => reserveInput(key, 60_000);
 
 describe('waitFor', () => {
   let client: Redis;
