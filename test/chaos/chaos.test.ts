@@ -13,6 +13,16 @@ const built = ['core', 'redis', 'axios', 'got', 'undici'].map((name) =>
   fileURLToPath(new URL(`../../packages/${name}/dist/index.js`, import.meta.url)),
 );
 
+/** What every configuration must show: no violation, no duplicate, byte-equal replays, nothing sent while down. */
+function expectInvariants(report: ChaosReport): ChaosReport['figures'] {
+  expect(report.violations, JSON.stringify(report.traces, null, 1)).toEqual([]);
+  const f = report.figures;
+  expect(f.duplicates).toBe(0);
+  expect(f.byteMismatches).toBe(0);
+  expect(f.windowExecuted).toBe(0);
+  return f;
+}
+
 describe('chaos (CI configurations)', () => {
   // runChaos stops what it started; this is for a run cut short by the test timeout.
   afterAll(() => killAll());
@@ -27,11 +37,7 @@ describe('chaos (CI configurations)', () => {
     console.log(report.summary);
 
     // The invariants (each violation names the operation; traces explain the first few).
-    expect(report.violations, JSON.stringify(report.traces, null, 1)).toEqual([]);
-    const f = report.figures;
-    expect(f.duplicates).toBe(0);
-    expect(f.byteMismatches).toBe(0);
-    expect(f.windowExecuted).toBe(0);
+    const f = expectInvariants(report);
 
     // The run really went through the faults it claims (otherwise the invariants prove nothing).
     expect(f.kills).toBe(15);
@@ -68,11 +74,7 @@ describe('chaos (CI configurations)', () => {
     // The same invariants as with AOF: native-key operations written exactly once (the provider
     // deduplicates the re-send under its key), plain ones at most once (reconciled ones exactly
     // once), unknowns listed in the store, replays byte-equal, nothing sent while Redis was down.
-    expect(report.violations, JSON.stringify(report.traces, null, 1)).toEqual([]);
-    const f = report.figures;
-    expect(f.duplicates).toBe(0);
-    expect(f.byteMismatches).toBe(0);
-    expect(f.windowExecuted).toBe(0);
+    const f = expectInvariants(report);
     expect(f.writes).toBeLessThanOrEqual(f.operations);
 
     // The loss really happened and was detected: every live worker's store reported it, grants were

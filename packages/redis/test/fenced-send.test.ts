@@ -8,6 +8,7 @@ import { createIdempotency, type IdempotencyStore, type RouteRule } from '@oncel
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
+import { fetchAttempt } from './fixtures/fetch-send.mjs';
 import { buildForChildren } from './support/build.js';
 import { connectShared, deletePrefix, REDIS_URL, uniquePrefix } from './support/shared-redis.js';
 
@@ -90,19 +91,7 @@ function processB(prefix: string, route: RouteRule, over: Partial<IdempotencySto
     headers: { 'content-type': 'application/json', authorization: 'Bearer sk_test_fenced' },
     body: '{"amount":4200,"order":"fenced-1"}',
   };
-  const execute = () =>
-    idem.execute(request, async (prepared) => {
-      const response = await fetch(prepared.url, {
-        method: prepared.method,
-        headers: { ...request.headers, ...prepared.setHeaders },
-        body: prepared.body ?? request.body,
-      });
-      return {
-        status: response.status,
-        headers: Object.fromEntries(response.headers),
-        body: new Uint8Array(await response.arrayBuffer()),
-      };
-    });
+  const execute = () => idem.execute(request, (prepared) => fetchAttempt(request, prepared));
   return { inner, execute, close: () => inner.close() };
 }
 
