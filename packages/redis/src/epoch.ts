@@ -4,8 +4,9 @@ import type { Reply } from './record.js';
 /**
  * The store epoch: a key (`<prefix>epoch`; on Cluster one per slot, see keys.ts) holding
  * `<id>|<generation>|<at>|<refuseUntil>|<unknownUntil>`. Written once at first use, its generation
- * bumped by every grant (reserve, takeOver) in the grant's own script. A store instance remembers
- * the id and the highest generation it saw per epoch key; a grant that finds the epoch missing
+ * bumped by every grant (reserve, takeOver) in the grant's own script; the new generation is the
+ * grant's fencing token (scripts.ts, epoch_grant). A store instance remembers the epoch it saw
+ * per epoch key, with the highest generation; a grant that finds the epoch missing
  * (Redis flushed or restarted without persistence), replaced, or at an older generation (restarted
  * from an older snapshot or AOF, failed over to a replica that lagged) knows Redis lost writes.
  * Then, counted from that moment on Redis' clock:
@@ -41,22 +42,17 @@ export function parseEpoch(text: string): Epoch | undefined {
 }
 
 /**
- * Takes the epoch fields a grant script appends (`__epoch`, and `__found` when it found a loss)
- * off the end of its reply, so the rest is the record as before.
+ * The epoch fields a grant script replies after the record (`epoch text or ''`, `finding or ''`).
+ * An empty epoch means the grant found the epoch this instance sent as known: only its
+ * generation moved, to the grant's token.
  */
-export function takeEpoch(reply: Reply): { epoch: Epoch | undefined; found: EpochFinding } {
-  let found: EpochFinding = '';
-  const rest = reply.rest;
-  if (rest.length >= 2 && rest[rest.length - 2] === '__found') {
-    found = rest[rest.length - 1] as EpochFinding;
-    rest.length -= 2;
-  }
-  let epoch: Epoch | undefined;
-  if (rest.length >= 2 && rest[rest.length - 2] === '__epoch') {
-    epoch = parseEpoch(rest[rest.length - 1]!);
-    rest.length -= 2;
-  }
-  return { epoch, found };
+export function epochOf(reply: Reply): { epoch: Epoch | undefined; found: EpochFinding } {
+  const text = reply.rest[1] ?? '';
+  return { epoch: text === '' ? undefined : parseEpoch(text), found: (reply.rest[2] ?? '') as EpochFinding };
+}
+
+export function epochText(epoch: Epoch): string {
+  return `${epoch.id}|${epoch.generation}|${epoch.at}|${epoch.refuseUntil}|${epoch.unknownUntil}`;
 }
 
 const DESCRIPTIONS: Record<Exclude<EpochFinding, ''>, string> = {
@@ -73,42 +69,48 @@ export function describeFinding(found: EpochFinding): string {
 
 /** What this store instance saw of each epoch key. */
 export class EpochTracker {
-  private readonly seen = new Map<string, { id: string; generation: number; learned?: boolean }>();
+  private readonly seen = new Map<string, Epoch & { learned?: boolean }>();
   private readonly instance = randomBytes(6).toString('hex');
   private counter = 0;
 
-  /** ARGV for a grant script: the id and generation last seen, and a fresh id in case a new epoch starts. */
-  args(epochKey: string): { epochId: string; epochGen: number; freshEpochId: string } {
+  /** ARGV for a grant script: the epoch last seen ('' for none), and a fresh id in case a new epoch starts. */
+  args(epochKey: string): { epochKnown: string; freshEpochId: string } {
     const seen = this.seen.get(epochKey);
     return {
-      epochId: seen?.id ?? '',
-      epochGen: seen?.generation ?? 0,
+      epochKnown: seen ? epochText(seen) : '',
       freshEpochId: `${this.instance}.${(this.counter++).toString(36)}`,
     };
   }
 
+  /** The epoch last seen under `epochKey`. */
+  known(epochKey: string): Epoch | undefined {
+    const seen = this.seen.get(epochKey);
+    return seen && { ...seen };
+  }
+
   /** An epoch read before any grant (at connect): known from now on, unless a grant saw one first. */
   learn(epochKey: string, epoch: Epoch | undefined): void {
-    if (epoch && !this.seen.has(epochKey))
-      this.seen.set(epochKey, { id: epoch.id, generation: epoch.generation, learned: true });
+    if (epoch && !this.seen.has(epochKey)) this.seen.set(epochKey, { ...epoch, learned: true });
   }
 
   /**
-   * Records the epoch a script answered (at Redis time `now`). `true` when it tells this instance of
-   * a loss: it differs from the epoch this instance knew, or it is the first one this instance sees
+   * Records the epoch a grant answered (at Redis time `now`; `undefined` when it was the one this
+   * instance knew, its generation now `generation`). `true` when it tells this instance of a
+   * loss: it differs from the epoch this instance knew, or it is the first one this instance sees
    * and a loss found by someone else is still within its windows.
    */
-  observe(epochKey: string, epoch: Epoch | undefined, now: number): boolean {
-    if (!epoch) return false;
+  observe(epochKey: string, answered: Epoch | undefined, now: number, generation = 0): boolean {
     const seen = this.seen.get(epochKey);
+    const epoch = answered ?? (seen && { ...seen, generation: Math.max(seen.generation, generation) });
+    if (!epoch) return false;
+    const withinWindows = epoch.at > 0 && now < Math.max(epoch.refuseUntil, epoch.unknownUntil);
     if (seen?.id === epoch.id) {
-      seen.generation = Math.max(seen.generation, epoch.generation);
-      if (!seen.learned) return false;
+      const learned = seen.learned;
+      this.seen.set(epochKey, { ...epoch, generation: Math.max(seen.generation, epoch.generation) });
       // Learned at connect, first seen by a grant now: as for any first sight (below).
-      seen.learned = false;
-      return epoch.at > 0 && now < Math.max(epoch.refuseUntil, epoch.unknownUntil);
+      return learned === true && withinWindows;
     }
-    this.seen.set(epochKey, { id: epoch.id, generation: epoch.generation });
-    return seen !== undefined || (epoch.at > 0 && now < Math.max(epoch.refuseUntil, epoch.unknownUntil));
+    this.seen.set(epochKey, { ...epoch });
+    return seen !== undefined || withinWindows;
   }
 }

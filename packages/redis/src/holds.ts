@@ -1,3 +1,4 @@
+import type { IdempotencyRecord } from '@oncely/core';
 import type { LeaseLock } from './lease.js';
 
 /** What this store instance knows about a lease it granted: the owner (checked with the token) and its lock. */
@@ -8,6 +9,11 @@ export interface Hold {
   lost: boolean;
   /** After this (local clock) the entry is stale and may be dropped. */
   staleAfter: number;
+  /** The record as granted, the base of the completed one (complete replies without it). */
+  record: IdempotencyRecord;
+  /** Redis' clock in the grant's reply, and when (`performance.now()`) the grant was asked. */
+  redisNow: number;
+  askedAt: number;
 }
 
 /** Leases granted through this store, so a later write can be checked against owner and lock. */

@@ -2,27 +2,27 @@ import { ConfigError } from '@oncely/core';
 
 /** The Redis keys and pub/sub channel of one store key. All share one hash tag, so one Cluster slot. */
 export interface KeySet {
-  /** The record: a hash. */
+  /** The record: one string (scripts.ts). */
   record: string;
-  /** The fencing-token sequence: outlives a released record so a token is never handed out twice. */
-  sequence: string;
-  /** A small copy of an `in_flight`/`unknown` record, kept past its expiry to report it as expired-unknown. */
-  marker: string;
-  /** Markers of expired records set aside when the key was reserved again before a sweep reported them. */
+  /** Expired undecided records set aside when the key was granted again before a sweep reported them. */
   gone: string;
   /** The Redlock lease lock (Redlock mode only); never the record key, which Redlock would refuse. */
   lock: string;
-  /** Published to when the record leaves `in_flight`. */
+  /** Published to when the record leaves `in_flight` (if someone waits on it). */
   channel: string;
+  /** The store epoch the record's grants are checked against (see `epochKey`). */
+  epoch: string;
+  /** The undecided index the record is listed in while it is in_flight or unknown (see `indexKey`). */
+  index: string;
 }
 
 const SUFFIXES = {
   record: 'rec',
-  sequence: 'seq',
-  marker: 'unk',
   gone: 'gone',
   lock: 'lock',
   channel: 'done',
+  epoch: 'epoch',
+  index: 'undecided',
 } as const;
 
 /** Braces would move the hash tag; `%` is escaped so the encoding stays reversible. */
@@ -39,27 +39,39 @@ export function checkKeyPrefix(prefix: string): string {
   return prefix;
 }
 
-export function keysFor(prefix: string, storeKey: string): KeySet {
-  const base = `${prefix}{${escapeTag(storeKey)}}:`;
+export function keysFor(prefix: string, storeKey: string, cluster = false): KeySet {
+  const tag = escapeTag(storeKey);
+  const base = `${prefix}{${tag}}:`;
   return {
     record: base + SUFFIXES.record,
-    sequence: base + SUFFIXES.sequence,
-    marker: base + SUFFIXES.marker,
     gone: base + SUFFIXES.gone,
     lock: base + SUFFIXES.lock,
     channel: base + SUFFIXES.channel,
+    epoch: perSlot(prefix, tag, cluster, SUFFIXES.epoch),
+    index: perSlot(prefix, tag, cluster, SUFFIXES.index),
   };
 }
 
+/** Published to when an operator or an override changes a completed record (other processes drop their copy). */
+export function changedChannel(prefix: string): string {
+  return `${prefix}changed`;
+}
+
 /**
- * The store epoch a record key is checked against (see epoch.ts). Standalone: one key per prefix.
- * Cluster: a script may only touch keys of one slot, so there is one epoch key per slot, named
- * with a short hash tag that hashes to the record's slot (`<prefix>{<tag>}:epoch`): a master that
- * loses its data loses the epoch keys of exactly the slots it lost.
+ * A key kept per prefix rather than per record: the store epoch (epoch.ts) and the undecided
+ * index. Standalone: one key per prefix. Cluster: a script may only touch keys of one slot, so
+ * there is one per slot, named with a short hash tag that hashes to the record's slot
+ * (`<prefix>{<tag>}:epoch`): a master that loses its data loses the epoch keys of exactly the
+ * slots it lost.
  */
+function perSlot(prefix: string, tag: string, cluster: boolean, suffix: string): string {
+  if (!cluster) return prefix + suffix;
+  return `${prefix}{${tagForSlot(hashSlot(tag))}}:${suffix}`;
+}
+
+/** The store epoch a record key is checked against (see `perSlot`). */
 export function epochKey(prefix: string, storeKey: string, cluster: boolean): string {
-  if (!cluster) return `${prefix}epoch`;
-  return `${prefix}{${tagForSlot(hashSlot(escapeTag(storeKey)))}}:epoch`;
+  return perSlot(prefix, escapeTag(storeKey), cluster, SUFFIXES.epoch);
 }
 
 function escapeTag(storeKey: string): string {
@@ -94,12 +106,14 @@ export function recordPattern(prefix: string, namespace?: string): string {
   return `${globEscape(prefix)}{${globEscape(tagStart)}*}:${SUFFIXES.record}`;
 }
 
-/** SCAN patterns matching every expired-unknown marker (current, and set aside) under the prefix. */
-export function markerPatterns(prefix: string): { marker: string; gone: string } {
-  return {
-    marker: `${globEscape(prefix)}{*}:${SUFFIXES.marker}`,
-    gone: `${globEscape(prefix)}{*}:${SUFFIXES.gone}`,
-  };
+/** SCAN pattern of the set-aside lists. */
+export function sweepPatterns(prefix: string): { gone: string } {
+  return { gone: `${globEscape(prefix)}{*}:${SUFFIXES.gone}` };
+}
+
+/** Cluster: the per-slot undecided indexes. */
+export function clusterIndexPattern(prefix: string): string {
+  return `${globEscape(prefix)}{*}:${SUFFIXES.index}`;
 }
 
 /** The store key a record or marker key belongs to, or `undefined` for a foreign key. */

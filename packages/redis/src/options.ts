@@ -58,6 +58,13 @@ export interface RedisStoreOptions {
   resetUnknown?: Duration | undefined;
   /** @deprecated Use `resetUnknown`. */
   resetUnknownMs?: number | undefined;
+  /**
+   * Completed records this process saw, kept to answer its own replays without a round trip
+   * (cache.ts): `{ maxRecords }` (default 1,000, least recently used first out), or `false`.
+   * A copy goes when this process or an operator changes the record (the store listens on one
+   * channel per prefix for that), when the subscription drops, and at the record's expiry.
+   */
+  cache?: false | { maxRecords?: number | undefined } | undefined;
 }
 
 export interface DurabilityOptions {
@@ -87,6 +94,8 @@ export interface ResolvedOptions {
   durability: ResolvedDurability | undefined;
   resetWindowMs: number | undefined;
   resetUnknownMs: number | undefined;
+  /** 0: no cache. */
+  cacheRecords: number;
 }
 
 const DEFAULTS = {
@@ -95,6 +104,7 @@ const DEFAULTS = {
   pollIntervalMs: 1_000,
   expiredUnknownGraceMs: 24 * 60 * 60 * 1000,
   sweepEveryMs: 60_000,
+  cacheRecords: 1_000,
 };
 
 /** Durations that must be more than 0; the reset windows may be 0. */
@@ -129,6 +139,7 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
     resolved[resolvedName] = durationOption(options, name, 'positive') ?? resolved[resolvedName];
   }
   resolved.durability = resolveDurability(options.durability, resolved.commandTimeoutMs);
+  resolved.cacheRecords = resolveCache(options.cache);
   return resolved;
 }
 
@@ -173,6 +184,17 @@ function legacyMs(value: unknown, name: string, bound: Bound): number {
     );
   }
   return value;
+}
+
+function resolveCache(given: RedisStoreOptions['cache']): number {
+  if (given === undefined) return DEFAULTS.cacheRecords;
+  if (given === false) return 0;
+  const max =
+    typeof given === 'object' && given !== null ? (given.maxRecords ?? DEFAULTS.cacheRecords) : Number.NaN;
+  if (!Number.isInteger(max) || max < 0) {
+    throw new ConfigError('cache must be false or { maxRecords: n } with n a whole number, 0 or more');
+  }
+  return max;
 }
 
 function resolveDurability(

@@ -1,8 +1,8 @@
 import { effectiveStatus, expiredUndecided, type IdempotencyRecord, type ListFilter } from '@oncely/core';
 import { bounded, type RedisClient, runScript } from './client.js';
-import { keysFor, markerPatterns, recordPattern, storeKeyOf } from './keys.js';
-import { parseReply, recordFrom } from './record.js';
-import { args, type ScriptCall, SWEEP_GONE, SWEEP_MARKER } from './scripts.js';
+import { clusterIndexPattern, keysFor, recordPattern, storeKeyOf, sweepPatterns } from './keys.js';
+import { parseReply, unpackRecord } from './record.js';
+import { args, type ScriptCall, SWEEP_GONE, SWEEP_RECORD } from './scripts.js';
 
 interface ScanNode {
   scanStream(options: { match: string; count: number }): AsyncIterable<string[]>;
@@ -42,34 +42,44 @@ export async function* scanRecords(
   }
 }
 
-/** Reports (once) each undecided record whose key expired; returns how many were reported. */
-export async function sweepMarkers(
+/** Index members looked at per index per sweep. */
+const SWEEP_BATCH = 10_000;
+
+/** Reports (once) each undecided record that expired; returns how many were reported. */
+export async function sweepExpired(
   client: RedisClient,
   prefix: string,
   timeoutMs: number,
   report: (record: IdempotencyRecord) => void,
 ): Promise<number> {
-  const patterns = markerPatterns(prefix);
-  const found = { marker: [] as string[], gone: [] as string[] };
+  const found = { index: [] as string[], gone: [] as string[] };
+  const patterns = sweepPatterns(prefix);
   await bounded(client, { operation: 'purgeExpired', key: prefix, timeoutMs: timeoutMs * 10 }, async () => {
-    for (const kind of ['marker', 'gone'] as const) {
-      for await (const name of scanKeys(client, patterns[kind])) found[kind].push(name);
-    }
+    if (client.isCluster) {
+      for await (const name of scanKeys(client, clusterIndexPattern(prefix))) found.index.push(name);
+    } else found.index.push(keysFor(prefix, '').index);
+    for await (const name of scanKeys(client, patterns.gone)) found.gone.push(name);
   });
   const expired: IdempotencyRecord[] = [];
   const sweep = async (call: ScriptCall, key: string) =>
     parseReply(await runScript(client, call, { operation: 'purgeExpired', key, timeoutMs }));
-  for (const marker of found.marker) {
-    const key = storeKeyOf(prefix, marker);
-    if (key === undefined) continue;
-    const reply = await sweep(args(SWEEP_MARKER, { marker, record: keysFor(prefix, key).record }, {}), key);
-    if (reply.outcome === 'expired' && reply.rest.length > 0) expired.push(recordFrom(reply.rest));
+  for (const index of new Set(found.index)) {
+    // Candidates by the local clock; the script judges each by Redis' own.
+    const members = (await bounded(client, { operation: 'purgeExpired', key: index, timeoutMs }, () =>
+      client.call('ZRANGEBYSCORE', index, '-inf', String(Date.now()), 'LIMIT', 0, SWEEP_BATCH),
+    )) as string[];
+    for (const record of members) {
+      const key = storeKeyOf(prefix, record);
+      if (key === undefined) continue;
+      const reply = await sweep(args(SWEEP_RECORD, { index, record }, {}), key);
+      if (reply.outcome === 'expired' && reply.rest[0]) expired.push(unpackRecord(reply.rest[0]));
+    }
   }
-  for (const gone of found.gone) {
+  for (const gone of new Set(found.gone)) {
     const key = storeKeyOf(prefix, gone);
     if (key === undefined) continue;
     const reply = await sweep(args(SWEEP_GONE, { gone }, {}), key);
-    for (const entry of reply.rest) expired.push(recordFrom(JSON.parse(entry) as string[]));
+    for (const entry of reply.rest) expired.push(unpackRecord(entry));
   }
   // An in_flight record whose lease outlived it expired as in_flight, not as undecided.
   const undecided = expired.filter(expiredUndecided);

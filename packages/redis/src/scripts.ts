@@ -1,10 +1,24 @@
 /**
  * One Lua script per state transition, so each transition is atomic and costs one round trip.
- * Every script reads the clock from Redis (`TIME`), never from the client, and replies with
- * strings only (`{outcome, now, field, value, …}`), so RESP2 and RESP3 clients see the same reply.
- * KEYS are the record, its token sequence and its expired-unknown markers: all share one hash tag.
- * The grants (reserve, takeOver) also check the store epoch (see epoch.ts): on standalone one key
- * per prefix, on Cluster one per slot, so it is always in the record's slot.
+ * A script reads the clock from Redis (`TIME`), never from the client — except `complete`, which
+ * may be handed an estimate of Redis' clock (see COMPLETE) — and replies with strings only
+ * (`{outcome, now, …}`), so RESP2 and RESP3 clients see the same reply.
+ *
+ * A record is one string (record.ts packs and parses it on the client), so a transition reads it
+ * with one GET and writes it, with its expiry, with one SET:
+ *   status|fencingToken|leaseUntil|expiresAt|createdAt|updatedAt|attempts|revision|waiters|leaseOwner
+ *   ["key","scope","fingerprint","method","target"]
+ *   the provider key as a JSON string, or empty
+ *   the override grant as JSON, or empty
+ *   the audit entries, a JSON array
+ *   the stored response as JSON, or empty
+ * JSON never holds a raw newline, so the lines split safely; the owner is last on its line.
+ *
+ * Redis drops a completed record at `expiresAt` by itself (PXAT expiresAt - 1: the contract says
+ * expiresAt <= now is gone). An undecided one (in_flight, unknown) lingers for the grace past it,
+ * read as gone, so the sweep can still report it; the undecided index (a sorted set by expiresAt)
+ * tells the sweep which records to look at. KEYS of one call share one hash tag (one Cluster
+ * slot); the epoch and the index are per prefix, or per slot on Cluster (keys.ts).
  */
 
 const PRELUDE = `
@@ -14,142 +28,149 @@ local function clock()
 end
 local function num(n) return string.format('%.0f', n) end
 
--- Present and not expired. Redis expires at PXAT+1ms; the store's contract says expiresAt <= now is gone.
-local function live(rec, now)
-  local at = redis.call('HGET', rec, 'expiresAt')
-  if not at then return false end
-  if tonumber(at) <= now then redis.call('DEL', rec) return false end
-  return true
+local function parse(v)
+  local head, ident, pk, grant, audit, response =
+    string.match(v, '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+  local r = {ident = ident, pk = pk, grant = grant, audit = audit, response = response}
+  local expires
+  r.status, r.token, r.lease_until, expires, r.created, r.updated, r.attempts, r.revision, r.waiters, r.owner =
+    string.match(head, '^([%a_]+)|(%d+)|(%d*)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d)|(.*)$')
+  r.expires = tonumber(expires)
+  return r
 end
 
-local function reply(outcome, now, rec, skip_response)
-  local out = {outcome, num(now)}
-  if rec then
-    local all = redis.call('HGETALL', rec)
-    for i = 1, #all, 2 do
-      if not (skip_response and all[i] == 'response') then
-        out[#out + 1] = all[i]
-        out[#out + 1] = all[i + 1]
-      end
-    end
-  end
-  return out
+local function pack(r)
+  return r.status .. '|' .. r.token .. '|' .. r.lease_until .. '|' .. num(r.expires) .. '|' .. r.created .. '|' ..
+    r.updated .. '|' .. r.attempts .. '|' .. r.revision .. '|' .. r.waiters .. '|' .. r.owner .. '\\n' ..
+    r.ident .. '\\n' .. r.pk .. '\\n' .. r.grant .. '\\n' .. r.audit .. '\\n' .. r.response
 end
 
--- The sequence outlives the record (a released key keeps it); a missing one is seeded from the
--- clock in microseconds, so a token is never handed out twice for a key, even across expiry.
-local function next_token(seq, now_us, expires)
-  local last = tonumber(redis.call('GET', seq) or '0')
-  local token = math.max(last + 1, now_us)
-  local keep = redis.call('PEXPIRETIME', seq)
-  if keep > expires then expires = keep end
-  redis.call('SET', seq, num(token), 'PXAT', num(expires))
-  return token
+-- The record if it is there and not expired; else nil, and the expired undecided record still lingering.
+local function load(record_key, now)
+  local v = redis.call('GET', record_key)
+  if not v then return nil end
+  local r = parse(v)
+  if r.expires <= now then return nil, r end
+  return r, nil, v
 end
 
-local function keep_sequence(seq, expires)
-  local keep = redis.call('PEXPIRETIME', seq)
-  if keep >= 0 and keep < expires then redis.call('PEXPIREAT', seq, num(expires)) end
+-- Writes the record with its expiry (see the comment on top); returns what it wrote.
+local function write(record_key, r, grace_ms)
+  local v = pack(r)
+  local drop_at = r.expires - 1
+  if r.status ~= 'completed' then drop_at = drop_at + tonumber(grace_ms) end
+  redis.call('SET', record_key, v, 'PXAT', num(drop_at))
+  return v
 end
 
 -- A nil return means the caller holds the record; else why it does not.
-local function owned(rec, token, owner, now)
-  if not live(rec, now) then return 'the record is gone' end
-  local f = redis.call('HMGET', rec, 'status', 'fencingToken', 'leaseOwner')
-  if f[2] ~= token then return 'the record now has token ' .. tostring(f[2]) end
-  if f[1] ~= 'in_flight' then return 'the record is now ' .. tostring(f[1]) end
-  if owner ~= '' and f[3] ~= owner then return 'the lease belongs to another owner' end
+local function owned(r, token, owner)
+  if not r then return 'the record is gone' end
+  if r.token ~= token then return 'the record now has token ' .. r.token end
+  if r.status ~= 'in_flight' then return 'the record is now ' .. r.status end
+  if owner ~= '' and r.owner ~= owner then return 'the lease belongs to another owner' end
   return nil
 end
 
--- An operator's compare-and-set: nil while the record is the one inspected (same token and status),
--- else the reply: it is gone, or what it is now.
-local function changed_since(rec, token, status, now)
-  if not live(rec, now) then return {'gone', num(now)} end
-  local seen = redis.call('HMGET', rec, 'status', 'fencingToken')
-  if seen[2] ~= token or seen[1] ~= status then return {'changed', num(now), seen[1], seen[2]} end
-  return nil
-end
-
-local function push_audit(rec, entry)
+local function push_audit(r, entry)
   if entry == '' then return end
-  local list = redis.call('HGET', rec, 'audit')
-  if not list or list == '[]' then list = '[' .. entry .. ']'
-  else list = string.sub(list, 1, -2) .. ',' .. entry .. ']' end
-  redis.call('HSET', rec, 'audit', list)
+  if r.audit == '[]' then r.audit = '[' .. entry .. ']'
+  else r.audit = string.sub(r.audit, 1, -2) .. ',' .. entry .. ']' end
+end
+
+-- Waiters flag the record when they start waiting (READ); only then is there anyone to wake.
+local function wake(r, channel, message)
+  if r.waiters == '1' then redis.call('PUBLISH', channel, message) end
 end
 
 -- The store epoch (epoch.ts): "<id>|<gen>|<at>|<refuseUntil>|<unknownUntil>", ms on Redis' clock.
--- From the caller: the id and generation this store instance last saw ('' and 0: none yet),
--- a fresh id to use if a new epoch is needed, and its reset windows (ms). A missing epoch or a
--- generation older than one already seen means Redis lost writes: a new epoch starts, refusing
--- grants until refuseUntil and presuming absent keys unknown until unknownUntil. An instance that
--- never saw an epoch cannot tell a new Redis from one that lost everything: it just creates one.
-local function epoch_check(key, known, last_gen, fresh, refuse_ms, unknown_ms, now)
-  local e = {key = key, found = '', dirty = false}
-  local v = redis.call('GET', key)
-  if v then
-    local id, gen, at, ru, uu = string.match(v, '^([^|]+)|(%d+)|(%d+)|(%d+)|(%d+)$')
-    if id then
-      e.id, e.gen, e.at, e.ru, e.uu = id, tonumber(gen), tonumber(at), tonumber(ru), tonumber(uu)
-    end
-  end
-  if known ~= '' then
+local function parse_epoch(v)
+  if not v then return nil end
+  local id, gen, at, ru, uu = string.match(v, '^([^|]+)|(%d+)|(%d+)|(%d+)|(%d+)$')
+  if not id then return nil end
+  return {id = id, gen = tonumber(gen), at = tonumber(at), ru = tonumber(ru), uu = tonumber(uu)}
+end
+local function epoch_text(e)
+  return e.id .. '|' .. num(e.gen) .. '|' .. num(e.at) .. '|' .. num(e.ru) .. '|' .. num(e.uu)
+end
+
+-- Judges the stored epoch against the one this store instance knew ('' for none). A missing
+-- epoch or a generation older than one already seen means Redis lost writes: a new epoch starts,
+-- refusing grants until refuseUntil and presuming absent keys unknown until unknownUntil. An
+-- instance that never saw an epoch cannot tell a new Redis from one that lost everything: it just
+-- creates one.
+local function epoch_judge(stored, known, fresh, refuse_ms, unknown_ms, now)
+  local e = parse_epoch(stored) or {}
+  local k = parse_epoch(known)
+  e.found = ''
+  if k then
     if not e.id then e.found = 'missing'
-    elseif e.id ~= known then e.found = 'replaced'
-    elseif e.gen < tonumber(last_gen) then e.found = 'rollback' end
+    elseif e.id ~= k.id then e.found = 'replaced'
+    elseif e.gen < k.gen then e.found = 'rollback' end
   end
   if e.found == 'missing' or e.found == 'rollback' then
     e.id, e.gen, e.at = fresh, e.gen or 0, now
     e.ru, e.uu = math.max(e.ru or 0, now + refuse_ms), math.max(e.uu or 0, now + unknown_ms)
-    e.dirty = true
   elseif e.found == 'replaced' then
     -- Found by another instance (or created by one that never saw the old epoch): the windows
     -- count from then, at least as long as this instance's.
     if e.at == 0 then e.at = now end
-    local ru, uu = math.max(e.ru, e.at + refuse_ms), math.max(e.uu, e.at + unknown_ms)
-    e.dirty = ru ~= e.ru or uu ~= e.uu
-    e.ru, e.uu = ru, uu
+    e.ru, e.uu = math.max(e.ru, e.at + refuse_ms), math.max(e.uu, e.at + unknown_ms)
   elseif not e.id then
-    e.id, e.gen, e.at, e.ru, e.uu, e.dirty = fresh, 0, 0, 0, 0, true
+    e.id, e.gen, e.at, e.ru, e.uu = fresh, 0, 0, 0, 0
   end
   return e
 end
 
--- Writes the epoch back (a grant bumps the generation) and appends it to the reply.
-local function with_epoch(out, e, grant)
-  if grant then e.gen = e.gen + 1 end
-  local text = e.id .. '|' .. num(e.gen) .. '|' .. num(e.at) .. '|' .. num(e.ru) .. '|' .. num(e.uu)
-  if grant or e.dirty then redis.call('SET', e.key, text) end
-  out[#out + 1] = '__epoch'
-  out[#out + 1] = text
-  if e.found ~= '' then
-    out[#out + 1] = '__found'
-    out[#out + 1] = e.found
+-- A grant bumps the epoch's generation, which is also the grant's fencing token: it grows with
+-- every grant under the epoch key, across records that expired or were released, and it is
+-- seeded from the clock in microseconds, so a new epoch after a loss does not hand out an old
+-- token again. An instance that knows the epoch writes it back with the new generation and reads
+-- the old value in the same command (SET … GET); only when that is not what it knew (a loss, a
+-- finding by another instance, a clock step) is the epoch judged and written again.
+-- e.changed: the client must be told the epoch (the reply carries it).
+local function epoch_grant(key, known, fresh, refuse_ms, unknown_ms, now, now_us)
+  local k = parse_epoch(known)
+  local stored
+  if k then
+    local gen = math.max(k.gen + 1, now_us)
+    stored = redis.call('SET', key, k.id .. '|' .. num(gen) .. '|' .. num(k.at) .. '|' .. num(k.ru) .. '|' ..
+      num(k.uu), 'GET')
+    local o = parse_epoch(stored)
+    if o and o.id == k.id and o.at == k.at and o.ru == k.ru and o.uu == k.uu and o.gen >= k.gen and o.gen < gen then
+      return {id = k.id, gen = gen, at = k.at, ru = k.ru, uu = k.uu, found = '', changed = false}
+    end
+  else
+    stored = redis.call('GET', key)
   end
-  return out
+  local e = epoch_judge(stored, known, fresh, refuse_ms, unknown_ms, now)
+  e.gen = math.max(e.gen + 1, now_us)
+  redis.call('SET', key, epoch_text(e))
+  e.changed = true
+  return e
 end
 
--- A copy (without the response) kept past the record's expiry, to report an undecided record that expired.
-local function mark(marker, rec, expires, grace)
-  local all = redis.call('HGETALL', rec)
-  local copy = {}
-  for i = 1, #all, 2 do
-    if all[i] ~= 'response' then
-      copy[#copy + 1] = all[i]
-      copy[#copy + 1] = all[i + 1]
-    end
+local function epoch_reply(e)
+  if e.changed then return epoch_text(e) end
+  return ''
+end
+
+-- An expired undecided record found lingering by a new grant: set aside, as long as it would have
+-- lingered, for the sweep to report.
+local function set_aside(gone_key, record_key, r)
+  local keep = redis.call('PEXPIRETIME', record_key)
+  r.response = ''
+  redis.call('RPUSH', gone_key, pack(r))
+  if keep > 0 and redis.call('PEXPIREAT', gone_key, keep, 'NX') == 0 then
+    redis.call('PEXPIREAT', gone_key, keep, 'GT')
   end
-  redis.call('DEL', marker)
-  redis.call('HSET', marker, unpack(copy))
-  redis.call('PEXPIREAT', marker, num(expires + tonumber(grace)))
 end
 `;
 
 /**
  * The record-state rules of packages/core/src/record.ts (`leaseLive`, `isTakeable`), for the
  * scripts that decide on a lease by Redis' clock. Keep the two in step: scripts.test.ts runs both
- * on one table of cases. `lease_until` is the hash field as stored ('' when there is no lease).
+ * on one table of cases. `lease_until` is the field as stored ('' when there is no lease).
  */
 export const LEASE_RULES = `
 local function lease_live(status, lease_until, now)
@@ -219,113 +240,100 @@ export function args<S extends Script, const V extends ArgvOf<S>>(
   };
 }
 
-/** The last ARGV of a grant (reserve, takeOver), for epoch_check: see epoch.ts. */
-const EPOCH_ARGV = ['epochId', 'epochGen', 'freshEpochId', 'resetRefuseMs', 'resetUnknownMs'] as const;
+/** The last ARGV of a grant (reserve, takeOver), for epoch_grant: see epoch.ts. */
+const EPOCH_ARGV = ['epochKnown', 'freshEpochId', 'resetRefuseMs', 'resetUnknownMs'] as const;
 
 /**
- * A marker left by an undecided record that expired is moved to `gone` before the new one is written,
- * so the sweep still reports it. After the store lost records (epoch): a live record is still
- * answered (a replay is safe), an absent one is refused during the window, then written `unknown`:
- * an attempt before the loss may have executed, so it is reconciled, never blindly sent again.
- * ARGV: the request's identity, the lease asked for, the marker's grace past the record's expiry,
- * then the epoch's (the id and generation this instance saw, a fresh id, the reset windows).
+ * A live record is answered as it is (a replay: TIME and GET). An expired undecided record still
+ * lingering is set aside for the sweep before the new one is written. After the store lost
+ * records (epoch): a live record is still answered (a replay is safe), an absent one is refused
+ * during the window, then written `unknown`: an attempt before the loss may have executed, so it
+ * is reconciled, never blindly sent again. `identity` is the JSON array of the record's second
+ * line, `providerKey` a JSON string or ''.
  */
 export const RESERVE = script({
   name: 'reserve',
-  keys: ['record', 'sequence', 'marker', 'gone', 'epoch'],
-  argv: [
-    'key',
-    'scope',
-    'fingerprint',
-    'method',
-    'target',
-    'owner',
-    'leaseMs',
-    'ttlMs',
-    'providerKey',
-    'graceMs',
-    ...EPOCH_ARGV,
-  ],
+  keys: ['record', 'epoch', 'index', 'gone'],
+  argv: ['identity', 'owner', 'leaseMs', 'ttlMs', 'providerKey', 'graceMs', ...EPOCH_ARGV],
   lua: `
-local record_key, sequence_key, marker_key, gone_key, epoch_key = unpack(KEYS)
-local key, scope, fingerprint, method, target, owner, lease_ms, ttl_ms, provider_key, grace_ms,
-  epoch_id, epoch_gen, fresh_epoch_id, reset_refuse_ms, reset_unknown_ms = unpack(ARGV)
+local record_key, epoch_key, index_key, gone_key = unpack(KEYS)
+local identity, owner, lease_ms, ttl_ms, provider_key, grace_ms, epoch_known, fresh_epoch_id, reset_refuse_ms,
+  reset_unknown_ms = unpack(ARGV)
 local now, now_us = clock()
-local e = epoch_check(epoch_key, epoch_id, epoch_gen, fresh_epoch_id, tonumber(reset_refuse_ms),
-  tonumber(reset_unknown_ms), now)
-if live(record_key, now) then return with_epoch(reply('exists', now, record_key), e, false) end
-if now < e.ru then return with_epoch({'reset', num(now)}, e, false) end
-if redis.call('EXISTS', marker_key) == 1 then
-  local keep = redis.call('PEXPIRETIME', marker_key)
-  redis.call('RPUSH', gone_key, cjson.encode(redis.call('HGETALL', marker_key)))
-  if keep > redis.call('PEXPIRETIME', gone_key) then redis.call('PEXPIREAT', gone_key, keep) end
-  redis.call('DEL', marker_key)
-end
-local expires = now + tonumber(ttl_ms)
-local token = next_token(sequence_key, now_us, expires)
+local live, lingering, v = load(record_key, now)
+if live then return {'exists', num(now), v} end
+if lingering and lingering.status ~= 'completed' then set_aside(gone_key, record_key, lingering) end
+local e = epoch_grant(epoch_key, epoch_known, fresh_epoch_id, tonumber(reset_refuse_ms), tonumber(reset_unknown_ms),
+  now, now_us)
+if now < e.ru then return {'reset', num(now), '', epoch_reply(e), e.found} end
+local r = {status = 'in_flight', token = num(e.gen), lease_until = num(now + tonumber(lease_ms)),
+  expires = now + tonumber(ttl_ms), created = num(now), updated = num(now), attempts = '1', revision = '0',
+  waiters = '0', owner = owner, ident = identity, pk = provider_key, grant = '', audit = '[]', response = ''}
 local presumed = now < e.uu
-local status, lease_owner, lease_until, audit = 'in_flight', owner, num(now + tonumber(lease_ms)), '[]'
 if presumed then
-  status, lease_owner, lease_until = 'unknown', '', ''
-  audit = '[{"at":' .. num(now) .. ',"action":"unknown","token":' .. num(token) ..
+  r.status, r.owner, r.lease_until = 'unknown', '', ''
+  r.audit = '[{"at":' .. num(now) .. ',"action":"unknown","token":' .. r.token ..
     ',"detail":"store reset: the store lost its records; an attempt before the loss may have executed"}]'
 end
--- The new record's fields, written once to the record and once to its marker (the marker is gone by
--- now, see above), and echoed as the reply: no read-back of what was just written.
-local fields = {'key', key, 'scope', scope, 'status', status, 'fingerprint', fingerprint,
-  'method', method, 'target', target, 'createdAt', num(now), 'updatedAt', num(now), 'expiresAt', num(expires),
-  'leaseOwner', lease_owner, 'leaseUntil', lease_until, 'fencingToken', num(token),
-  'attempts', '1', 'revision', '0', 'audit', audit}
-if provider_key ~= '' then
-  fields[#fields + 1] = 'providerKey'
-  fields[#fields + 1] = provider_key
-end
-redis.call('HSET', record_key, unpack(fields))
-redis.call('PEXPIREAT', record_key, num(expires))
-redis.call('HSET', marker_key, unpack(fields))
-redis.call('PEXPIREAT', marker_key, num(expires + tonumber(grace_ms)))
-local out = {presumed and 'exists' or 'acquired', num(now)}
-for i = 1, #fields do out[#out + 1] = fields[i] end
-return with_epoch(out, e, true)
+v = write(record_key, r, grace_ms)
+redis.call('ZADD', index_key, num(r.expires), record_key)
+return {presumed and 'exists' or 'acquired', num(now), v, epoch_reply(e), e.found}
 `,
 });
 
-/** `owner` is '' when the lease has no owner to check (a store instance that did not grant it). */
+/**
+ * `callerNow` is Redis' clock as the caller estimates it (the grant's reply time plus the local
+ * monotonic time since), or '' to read it here: it only dates the completion and its expiry, and
+ * the estimate can only be early (see DESIGN.md §3). Replies without the record unless
+ * `wantRecord` is '1'. `owner` is '' when the lease has no owner to check.
+ */
 export const COMPLETE = script({
   name: 'complete',
-  keys: ['record', 'sequence', 'marker'],
-  argv: ['token', 'owner', 'responseJson', 'ttlMs', 'providerKey', 'auditJson', 'channel'],
+  keys: ['record', 'index'],
+  argv: [
+    'token',
+    'owner',
+    'responseJson',
+    'callerNow',
+    'ttlMs',
+    'providerKey',
+    'auditJson',
+    'channel',
+    'wantRecord',
+  ],
   lua: `
-local record_key, sequence_key, marker_key = unpack(KEYS)
-local token, owner, response_json, ttl_ms, provider_key, audit_json, channel = unpack(ARGV)
-local now = clock()
-local lost = owned(record_key, token, owner, now)
+local record_key, index_key = unpack(KEYS)
+local token, owner, response_json, caller_now, ttl_ms, provider_key, audit_json, channel, want_record = unpack(ARGV)
+local now = tonumber(caller_now) or clock()
+local r = load(record_key, now)
+local lost = owned(r, token, owner)
 if lost then return {'lost', num(now), lost} end
-local expires = now + tonumber(ttl_ms)
-redis.call('HSET', record_key, 'status', 'completed', 'response', response_json, 'leaseOwner', '', 'leaseUntil', '',
-  'expiresAt', num(expires), 'updatedAt', num(now))
-if provider_key ~= '' then redis.call('HSET', record_key, 'providerKey', provider_key) end
-push_audit(record_key, audit_json)
-redis.call('PEXPIREAT', record_key, num(expires))
-keep_sequence(sequence_key, expires)
-redis.call('DEL', marker_key)
-redis.call('PUBLISH', channel, 'completed')
-return reply('ok', now, record_key, true)
+r.status, r.owner, r.lease_until, r.response = 'completed', '', '', response_json
+r.expires, r.updated = now + tonumber(ttl_ms), num(now)
+if provider_key ~= '' then r.pk = provider_key end
+push_audit(r, audit_json)
+local v = write(record_key, r, 0)
+redis.call('ZREM', index_key, record_key)
+wake(r, channel, 'completed\\n' .. v)
+if want_record == '1' then return {'ok', num(now), v} end
+return {'ok', num(now)}
 `,
 });
 
 export const RELEASE = script({
   name: 'release',
-  keys: ['record', 'marker'],
+  keys: ['record', 'index'],
   argv: ['token', 'owner', 'channel'],
   lua: `
-local record_key, marker_key = unpack(KEYS)
+local record_key, index_key = unpack(KEYS)
 local token, owner, channel = unpack(ARGV)
 local now = clock()
-local lost = owned(record_key, token, owner, now)
+local r = load(record_key, now)
+local lost = owned(r, token, owner)
 if lost then return {'lost', num(now), lost} end
-redis.call('DEL', record_key, marker_key)
-redis.call('PUBLISH', channel, 'released')
+redis.call('DEL', record_key)
+redis.call('ZREM', index_key, record_key)
+wake(r, channel, 'released\\n')
 return {'ok', num(now)}
 `,
 });
@@ -338,32 +346,32 @@ export const EXTEND = script({
 local record_key = unpack(KEYS)
 local token, owner, lease_ms = unpack(ARGV)
 local now = clock()
-local lost = owned(record_key, token, owner, now)
+local r = load(record_key, now)
+local lost = owned(r, token, owner)
 if lost then return {'lost', num(now), lost} end
-local lease = now + tonumber(lease_ms)
-redis.call('HSET', record_key, 'leaseUntil', num(lease), 'updatedAt', num(now))
-return {'ok', num(now), num(lease)}
+r.lease_until, r.updated = num(now + tonumber(lease_ms)), num(now)
+redis.call('SET', record_key, pack(r), 'KEEPTTL')
+return {'ok', num(now), r.lease_until}
 `,
 });
 
 export const MARK_UNKNOWN = script({
   name: 'markUnknown',
-  keys: ['record', 'sequence', 'marker'],
+  keys: ['record', 'index'],
   argv: ['token', 'owner', 'cause', 'ttlMs', 'graceMs', 'channel'],
   lua: `
-local record_key, sequence_key, marker_key = unpack(KEYS)
+local record_key, index_key = unpack(KEYS)
 local token, owner, cause, ttl_ms, grace_ms, channel = unpack(ARGV)
 local now = clock()
-local lost = owned(record_key, token, owner, now)
+local r = load(record_key, now)
+local lost = owned(r, token, owner)
 if lost then return {'lost', num(now), lost} end
-local expires = now + tonumber(ttl_ms)
-redis.call('HSET', record_key, 'status', 'unknown', 'leaseOwner', '', 'leaseUntil', '',
-  'expiresAt', num(expires), 'updatedAt', num(now))
-push_audit(record_key, '{"at":' .. num(now) .. ',"action":"unknown","token":' .. token .. ',"detail":' .. cjson.encode(cause) .. '}')
-redis.call('PEXPIREAT', record_key, num(expires))
-keep_sequence(sequence_key, expires)
-mark(marker_key, record_key, expires, grace_ms)
-redis.call('PUBLISH', channel, 'unknown')
+r.status, r.owner, r.lease_until = 'unknown', '', ''
+r.expires, r.updated = now + tonumber(ttl_ms), num(now)
+push_audit(r, '{"at":' .. num(now) .. ',"action":"unknown","token":' .. token .. ',"detail":' .. cjson.encode(cause) .. '}')
+write(record_key, r, grace_ms)
+redis.call('ZADD', index_key, num(r.expires), record_key)
+wake(r, channel, 'unknown\\n')
 return {'ok', num(now)}
 `,
 });
@@ -371,11 +379,12 @@ return {'ok', num(now)}
 /**
  * Refused unless the record still has the token and the status the caller saw: an owner that
  * completed after its lease expired keeps its token, so the token alone would not tell. Refused
- * too during the window after the store lost records (epoch). `bumpRevision`, `consumeGrant`: '1' or '0'.
+ * too during the window after the store lost records (epoch). `bumpRevision`, `consumeGrant`: '1'
+ * or '0'. Taking over a completed record (an override) tells the other processes' caches.
  */
 export const TAKE_OVER = script({
   name: 'takeOver',
-  keys: ['record', 'sequence', 'marker', 'epoch'],
+  keys: ['record', 'epoch', 'index'],
   argv: [
     'expectedToken',
     'expectedStatus',
@@ -388,83 +397,101 @@ export const TAKE_OVER = script({
     'consumeGrant',
     'auditJson',
     'graceMs',
+    'changedChannel',
     ...EPOCH_ARGV,
   ],
   leaseRules: true,
   lua: `
-local record_key, sequence_key, marker_key, epoch_key = unpack(KEYS)
+local record_key, epoch_key, index_key = unpack(KEYS)
 local expected_token, expected_status, owner, lease_ms, ttl_ms, fingerprint, provider_key, bump_revision,
-  consume_grant, audit_json, grace_ms, epoch_id, epoch_gen, fresh_epoch_id, reset_refuse_ms,
+  consume_grant, audit_json, grace_ms, changed_channel, epoch_known, fresh_epoch_id, reset_refuse_ms,
   reset_unknown_ms = unpack(ARGV)
 local now, now_us = clock()
-local e = epoch_check(epoch_key, epoch_id, epoch_gen, fresh_epoch_id, tonumber(reset_refuse_ms),
-  tonumber(reset_unknown_ms), now)
-if not live(record_key, now) then return with_epoch({'gone', num(now)}, e, false) end
-if now < e.ru then return with_epoch({'reset', num(now)}, e, false) end
-local f = redis.call('HMGET', record_key, 'status', 'fencingToken', 'leaseUntil')
-if f[2] ~= expected_token or f[1] ~= expected_status or not is_takeable(f[1], f[3], now) then
-  return with_epoch(reply('refused', now, record_key), e, false)
+local r, _, v = load(record_key, now)
+if not r then return {'gone', num(now)} end
+if r.token ~= expected_token or r.status ~= expected_status or not is_takeable(r.status, r.lease_until, now) then
+  return {'refused', num(now), v}
 end
-local expires = now + tonumber(ttl_ms)
-local token = next_token(sequence_key, now_us, expires)
-redis.call('HSET', record_key, 'status', 'in_flight', 'fencingToken', num(token), 'leaseOwner', owner,
-  'leaseUntil', num(now + tonumber(lease_ms)), 'expiresAt', num(expires), 'updatedAt', num(now))
-redis.call('HINCRBY', record_key, 'attempts', 1)
-if fingerprint ~= '' then redis.call('HSET', record_key, 'fingerprint', fingerprint) end
-if provider_key ~= '' then redis.call('HSET', record_key, 'providerKey', provider_key) end
-if bump_revision == '1' then redis.call('HINCRBY', record_key, 'revision', 1) end
-if consume_grant == '1' then redis.call('HDEL', record_key, 'overrideGrant') end
-push_audit(record_key, '{"token":' .. num(token) .. ',' .. string.sub(audit_json, 2))
-redis.call('PEXPIREAT', record_key, num(expires))
-mark(marker_key, record_key, expires, grace_ms)
-return with_epoch(reply('won', now, record_key), e, true)
+local e = epoch_grant(epoch_key, epoch_known, fresh_epoch_id, tonumber(reset_refuse_ms), tonumber(reset_unknown_ms),
+  now, now_us)
+if now < e.ru then return {'reset', num(now), '', epoch_reply(e), e.found} end
+local was = r.status
+r.status, r.token, r.owner, r.lease_until = 'in_flight', num(e.gen), owner, num(now + tonumber(lease_ms))
+r.expires, r.updated, r.attempts = now + tonumber(ttl_ms), num(now), num(tonumber(r.attempts) + 1)
+if fingerprint ~= '' then
+  local identity = cjson.decode(r.ident)
+  identity[3] = fingerprint
+  r.ident = cjson.encode(identity)
+end
+if provider_key ~= '' then r.pk = provider_key end
+if bump_revision == '1' then r.revision = num(tonumber(r.revision) + 1) end
+if consume_grant == '1' then r.grant = '' end
+push_audit(r, '{"token":' .. r.token .. ',' .. string.sub(audit_json, 2))
+v = write(record_key, r, grace_ms)
+redis.call('ZADD', index_key, num(r.expires), record_key)
+if was == 'completed' then redis.call('PUBLISH', changed_channel, record_key) end
+return {'won', num(now), v, epoch_reply(e), e.found}
 `,
 });
 
+/** `markWaiter` '1': the caller is about to wait, so the transition out of in_flight publishes. */
 export const READ = script({
   name: 'read',
   keys: ['record'],
+  argv: ['markWaiter'],
   lua: `
 local record_key = unpack(KEYS)
+local mark_waiter = unpack(ARGV)
 local now = clock()
-if not live(record_key, now) then return {'gone', num(now)} end
-return reply('ok', now, record_key)
+local r, _, v = load(record_key, now)
+if not r then return {'gone', num(now)} end
+if mark_waiter == '1' and r.status == 'in_flight' and r.waiters == '0' then
+  r.waiters = '1'
+  v = pack(r)
+  redis.call('SET', record_key, v, 'KEEPTTL')
+end
+return {'ok', num(now), v}
 `,
 });
 
 /** A compare-and-set: only the record the operator inspected (same token and status) is changed. */
 export const RESOLVE = script({
   name: 'resolve',
-  keys: ['record', 'sequence', 'marker'],
+  keys: ['record', 'index'],
   argv: [
     'resolveAs', // 'completed', or 'absent': the record is deleted
     'responseJson', // '' when absent
     'ttlMs', // 0 when absent
     'auditJson',
     'channel',
+    'changedChannel',
     'expectedToken',
     'expectedStatus',
   ],
   lua: `
-local record_key, sequence_key, marker_key = unpack(KEYS)
-local resolve_as, response_json, ttl_ms, audit_json, channel, expected_token, expected_status = unpack(ARGV)
+local record_key, index_key = unpack(KEYS)
+local resolve_as, response_json, ttl_ms, audit_json, channel, changed_channel, expected_token,
+  expected_status = unpack(ARGV)
 local now, now_us = clock()
-local changed = changed_since(record_key, expected_token, expected_status, now)
-if changed then return changed end
+local r = load(record_key, now)
+if not r then return {'gone', num(now)} end
+if r.token ~= expected_token or r.status ~= expected_status then return {'changed', num(now), r.status, r.token} end
+redis.call('PUBLISH', changed_channel, record_key)
 if resolve_as == 'absent' then
-  redis.call('DEL', record_key, marker_key)
-  redis.call('PUBLISH', channel, 'resolved')
+  redis.call('DEL', record_key)
+  redis.call('ZREM', index_key, record_key)
+  redis.call('PUBLISH', channel, 'resolved\\n')
   return {'deleted', num(now)}
 end
-local expires = now + tonumber(ttl_ms)
-local token = next_token(sequence_key, now_us, expires)
-redis.call('HSET', record_key, 'status', 'completed', 'response', response_json, 'fencingToken', num(token),
-  'leaseOwner', '', 'leaseUntil', '', 'expiresAt', num(expires), 'updatedAt', num(now))
-push_audit(record_key, audit_json)
-redis.call('PEXPIREAT', record_key, num(expires))
-redis.call('DEL', marker_key)
-redis.call('PUBLISH', channel, 'resolved')
-return reply('ok', now, record_key)
+-- A new token, so the owner of the lease (if it ever comes back) cannot write over the resolution.
+r.token = num(math.max(now_us, tonumber(r.token) + 1))
+r.status, r.response, r.owner, r.lease_until = 'completed', response_json, '', ''
+r.expires, r.updated = now + tonumber(ttl_ms), num(now)
+push_audit(r, audit_json)
+local v = write(record_key, r, 0)
+redis.call('ZREM', index_key, record_key)
+redis.call('PUBLISH', channel, 'completed\\n' .. v)
+return {'ok', num(now), v}
 `,
 });
 
@@ -472,35 +499,54 @@ return reply('ok', now, record_key)
 export const GRANT_OVERRIDE = script({
   name: 'grantOverride',
   keys: ['record'],
-  argv: ['grantJson', 'auditJson', 'expectedToken', 'expectedStatus'],
+  argv: ['grantJson', 'auditJson', 'expectedToken', 'expectedStatus', 'changedChannel'],
   lua: `
 local record_key = unpack(KEYS)
-local grant_json, audit_json, expected_token, expected_status = unpack(ARGV)
+local grant_json, audit_json, expected_token, expected_status, changed_channel = unpack(ARGV)
 local now = clock()
-local changed = changed_since(record_key, expected_token, expected_status, now)
-if changed then return changed end
-redis.call('HSET', record_key, 'overrideGrant', grant_json, 'updatedAt', num(now))
-push_audit(record_key, audit_json)
-return reply('ok', now, record_key)
+local r = load(record_key, now)
+if not r then return {'gone', num(now)} end
+if r.token ~= expected_token or r.status ~= expected_status then return {'changed', num(now), r.status, r.token} end
+r.grant, r.updated = grant_json, num(now)
+push_audit(r, audit_json)
+local v = pack(r)
+redis.call('SET', record_key, v, 'KEEPTTL')
+redis.call('PUBLISH', changed_channel, record_key)
+return {'ok', num(now), v}
 `,
 });
 
-/** A marker whose record (with that token) is gone is handed back once, then deleted. */
-export const SWEEP_MARKER = script({
-  name: 'sweepMarker',
-  keys: ['marker', 'record'],
+/**
+ * One member of the undecided index whose score (expiresAt) has passed: a record still undecided
+ * and expired is handed back once (without its response) and deleted; a completed, released or
+ * re-granted one leaves the index, or stays with its later expiry.
+ */
+export const SWEEP_RECORD = script({
+  name: 'sweepRecord',
+  keys: ['index', 'record'],
   lua: `
-local marker_key, record_key = unpack(KEYS)
+local index_key, record_key = unpack(KEYS)
 local now = clock()
-local token = redis.call('HGET', marker_key, 'fencingToken')
-if not token or redis.call('HGET', record_key, 'fencingToken') == token then return {'live', num(now)} end
-local out = reply('expired', now, marker_key)
-redis.call('DEL', marker_key)
-return out
+local v = redis.call('GET', record_key)
+if v then
+  local r = parse(v)
+  if r.status ~= 'completed' then
+    if r.expires <= now then
+      redis.call('DEL', record_key)
+      redis.call('ZREM', index_key, record_key)
+      r.response = ''
+      return {'expired', num(now), pack(r)}
+    end
+    redis.call('ZADD', index_key, num(r.expires), record_key)
+    return {'live', num(now)}
+  end
+end
+redis.call('ZREM', index_key, record_key)
+return {'live', num(now)}
 `,
 });
 
-/** Markers set aside by reserve (JSON arrays of field, value, …), handed back once. */
+/** Records set aside by a grant (packed, without the response), handed back once. */
 export const SWEEP_GONE = script({
   name: 'sweepGone',
   keys: ['gone'],
@@ -525,7 +571,7 @@ export const SCRIPTS: readonly Script[] = [
   READ,
   RESOLVE,
   GRANT_OVERRIDE,
-  SWEEP_MARKER,
+  SWEEP_RECORD,
   SWEEP_GONE,
 ];
 

@@ -14,16 +14,25 @@ import {
   type TakeOverInput,
   type TakeOverResult,
 } from '@oncely/core';
+import { CompletedCache } from './cache.js';
 import { bounded, defineScripts, runScript } from './client.js';
 import { compareVersions, inspectPersistence, type PersistenceReport } from './durability.js';
-import { describeFinding, type EpochFinding, EpochTracker, parseEpoch, takeEpoch } from './epoch.js';
+import { describeFinding, type Epoch, EpochTracker, epochOf, parseEpoch } from './epoch.js';
 import { ReservationNotConfirmedError, StoreNotDurableError, StoreResetError } from './errors.js';
 import { Holds } from './holds.js';
-import { epochKey, type KeySet, keysFor } from './keys.js';
+import { changedChannel, epochKey, type KeySet, keysFor, storeKeyOf } from './keys.js';
 import { LeaseHeldError, type LeaseLock, type LeaseLocks, redlockLeases } from './lease.js';
 import { type RedisStoreOptions, resolveOptions } from './options.js';
-import { auditJson, parseReply, type Reply, recordFrom, recordOf } from './record.js';
-import { scanRecords, sweepMarkers } from './scan.js';
+import {
+  auditJson,
+  identityLine,
+  parseReply,
+  providerKeyField,
+  type Reply,
+  recordOf,
+  unpackRecord,
+} from './record.js';
+import { scanRecords, sweepExpired } from './scan.js';
 import {
   args,
   COMPLETE,
@@ -76,6 +85,36 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const leases: LeaseLocks | undefined = config.redlock && redlockLeases(config.redlock, commandTimeoutMs);
   const holds = new Holds();
   const wakeups = new Wakeups(client, commandTimeoutMs);
+  const changed = changedChannel(keyPrefix);
+  const cache = new CompletedCache(config.cacheRecords);
+  /** Subscribes to the changed channel at the first copy worth keeping; copies are kept once it is live. */
+  let watching: Promise<unknown> | undefined;
+  function watchChanges(): void {
+    if (watching || !cache.enabled) return;
+    const onChanged = (message: string) => {
+      const key = storeKeyOf(keyPrefix, message);
+      if (key !== undefined) cache.drop(key);
+    };
+    watching = wakeups.listen(changed, onChanged).then(
+      () => {
+        try {
+          wakeups.onConnection(changed, (up) => cache.setLive(up));
+          cache.setLive(true);
+        } catch {
+          // closed meanwhile: no copies
+        }
+      },
+      () => {
+        watching = undefined; // try again at the next copy
+      },
+    );
+  }
+  /** A completed record read at `now` (asked at `askedAt`): kept for replays in this process. */
+  function remember(record: IdempotencyRecord | undefined, now: number, askedAt: number): void {
+    if (record?.status !== 'completed' || !cache.enabled) return;
+    watchChanges();
+    cache.put(record, now, askedAt);
+  }
   const expiredListeners = new Set<(record: IdempotencyRecord) => void>();
   const storeListeners = new Set<(event: StoreEvent) => void>();
   let sweeper: NodeJS.Timeout | undefined;
@@ -102,7 +141,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   /** Set while the last report said "not durable": later listeners are told too. */
   let notDurable: string | undefined;
 
-  const keys = (key: string): KeySet => keysFor(keyPrefix, key);
+  const keys = (key: string): KeySet => keysFor(keyPrefix, key, client.isCluster);
 
   async function call(
     script: ScriptCall,
@@ -167,13 +206,22 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   /** Records the grant; in Redlock mode also locks the lease, undoing the grant if the quorum refuses. */
-  async function grant(record: IdempotencyRecord, owner: string, leaseMs: number, ttlMs: number) {
+  async function grant(
+    record: IdempotencyRecord,
+    owner: string,
+    leaseMs: number,
+    ttlMs: number,
+    askedAt: number,
+  ) {
     const { key, fencingToken: token } = record;
     const hold = {
       owner,
       lock: undefined as LeaseLock | undefined,
       lost: false,
-      staleAfter: record.expiresAt,
+      staleAfter: Date.now() + ttlMs,
+      record,
+      redisNow: record.observedAt ?? 0,
+      askedAt,
     };
     holds.set(key, token, hold);
     if (!leases && !config.durability) return;
@@ -263,11 +311,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     };
   }
 
-  /** Takes the epoch off a grant's reply; reports a loss once; refuses during the reset window. */
+  /** Reads the epoch off a grant's reply; reports a loss once; refuses during the reset window. */
   function checkEpoch(reply: Reply, ekey: string, operation: string, key: string): void {
-    const { epoch, found } = takeEpoch(reply);
-    const news = epochs.observe(ekey, epoch, reply.now);
-    const why = describeFinding(found as EpochFinding);
+    const { epoch: answered, found } = epochOf(reply);
+    const token = reply.rest[0] ? unpackRecord(reply.rest[0]).fencingToken : 0;
+    const news = epochs.observe(ekey, answered, reply.now, token);
+    const epoch: Epoch | undefined = answered ?? epochs.known(ekey);
+    const why = describeFinding(found);
     if (news && epoch && reply.now >= resetToldUntil) {
       resetToldUntil = Math.max(epoch.refuseUntil, reply.now + 1);
       tell({
@@ -333,9 +383,16 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     }
   }
 
-  async function read(key: string): Promise<{ record: IdempotencyRecord | undefined; now: number }> {
-    const reply = await call(args(READ, keys(key), {}), 'get', key);
-    return { record: reply.outcome === 'ok' ? recordOf(reply) : undefined, now: reply.now };
+  /** `markWaiter`: the caller is about to wait for the record to leave in_flight (READ). */
+  async function read(
+    key: string,
+    markWaiter = false,
+  ): Promise<{ record: IdempotencyRecord | undefined; now: number }> {
+    const askedAt = performance.now();
+    const reply = await call(args(READ, keys(key), { markWaiter: markWaiter ? '1' : '0' }), 'get', key);
+    const record = reply.outcome === 'ok' ? recordOf(reply) : undefined;
+    remember(record, reply.now, askedAt);
+    return { record, now: reply.now };
   }
 
   function publishExpired(record: IdempotencyRecord): void {
@@ -343,72 +400,95 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   async function sweep(): Promise<number> {
-    return sweepMarkers(client, keyPrefix, commandTimeoutMs, publishExpired);
+    return sweepExpired(client, keyPrefix, commandTimeoutMs, publishExpired);
   }
 
   const store: RedisStore = {
     keyPrefix,
 
     async reserve(input: ReserveInput): Promise<ReserveResult> {
+      // A replay of a record this process saw completed costs no round trip (cache.ts). Only the
+      // same payload is answered here: anything else needs the store's current word.
+      const copy = cache.get(input.key);
+      if (copy && copy.fingerprint === input.fingerprint) return { acquired: false, record: copy };
       await checkBeforeGrant();
       await epochLearned;
       const k = keys(input.key);
-      const ekey = epochKey(keyPrefix, input.key, client.isCluster);
-      const reserve = args(
-        RESERVE,
-        { ...k, epoch: ekey },
-        {
-          key: input.key,
-          scope: input.scope,
-          fingerprint: input.fingerprint,
-          method: input.method,
-          target: input.target,
-          owner: input.owner,
-          leaseMs: input.leaseMs,
-          ttlMs: input.ttlMs,
-          providerKey: input.providerKey ?? '',
-          graceMs: config.expiredUnknownGraceMs,
-          ...epochArgs(ekey, input.leaseMs, input.ttlMs),
-        },
-      );
+      const reserve = args(RESERVE, k, {
+        identity: identityLine(input),
+        owner: input.owner,
+        leaseMs: input.leaseMs,
+        ttlMs: input.ttlMs,
+        providerKey: providerKeyField(input.providerKey),
+        graceMs: config.expiredUnknownGraceMs,
+        ...epochArgs(k.epoch, input.leaseMs, input.ttlMs),
+      });
       // A reservation that lands after we reported the store unavailable is given back: nothing was sent.
       const giveBack = (late: Reply) => {
         if (late.outcome !== 'acquired') return;
-        takeEpoch(late);
-        const token = recordFrom(late.rest).fencingToken;
+        const token = unpackRecord(late.rest[0]!).fencingToken;
         const release = args(RELEASE, k, { token, owner: input.owner, channel: k.channel });
         void call(release, 'release', input.key).catch(() => undefined);
       };
+      const askedAt = performance.now();
       const reply = await call(reserve, 'reserve', input.key, giveBack);
-      checkEpoch(reply, ekey, 'reserve', input.key);
+      if (reply.outcome !== 'exists') checkEpoch(reply, k.epoch, 'reserve', input.key);
       const record = recordOf(reply);
-      if (reply.outcome !== 'acquired') return { acquired: false, record };
-      await grant(record, input.owner, input.leaseMs, input.ttlMs);
+      if (reply.outcome !== 'acquired') {
+        remember(record, reply.now, askedAt);
+        return { acquired: false, record };
+      }
+      await grant(record, input.owner, input.leaseMs, input.ttlMs, askedAt);
       return { acquired: true, record };
     },
 
     async complete(key: string, token: number, input: CompleteInput): Promise<IdempotencyRecord> {
       const owner = holdFor(key, token, true);
+      const hold = holds.get(key, token);
       const k = keys(key);
+      const responseJson = JSON.stringify(input.response);
+      const audit = auditJson(input.audit);
+      // Redis' clock estimated from the grant's reply and the local monotonic clock since it was
+      // asked: later than the grant ran, never later than Redis' own now (DESIGN.md §3).
+      const now = hold ? Math.floor(hold.redisNow + (performance.now() - hold.askedAt)) : undefined;
       const complete = args(COMPLETE, k, {
         token,
         owner,
-        responseJson: JSON.stringify(input.response),
+        responseJson,
+        callerNow: now ?? '',
         ttlMs: input.ttlMs,
-        providerKey: input.providerKey ?? '',
-        auditJson: auditJson(input.audit),
+        providerKey: providerKeyField(input.providerKey),
+        auditJson: audit,
         channel: k.channel,
+        wantRecord: hold ? '0' : '1',
       });
+      const askedAt = performance.now();
       const reply = await call(complete, 'complete', key);
       lostIf(reply, key, token);
       void unlock(holds.take(key, token)?.lock);
-      return recordOf(reply, input.response);
+      const record: IdempotencyRecord = hold
+        ? {
+            ...hold.record,
+            status: 'completed',
+            response: input.response,
+            leaseOwner: null,
+            leaseUntil: null,
+            expiresAt: reply.now + input.ttlMs,
+            updatedAt: reply.now,
+            audit: input.audit ? [...hold.record.audit, input.audit] : hold.record.audit,
+            observedAt: reply.now,
+          }
+        : recordOf(reply);
+      if (input.providerKey !== undefined && input.providerKey !== '') record.providerKey = input.providerKey;
+      remember(record, reply.now, askedAt);
+      return record;
     },
 
     async release(key: string, token: number): Promise<void> {
       const owner = holdFor(key, token);
       const k = keys(key);
       const reply = await call(args(RELEASE, k, { token, owner, channel: k.channel }), 'release', key);
+      cache.drop(key);
       lostIf(reply, key, token);
       void unlock(holds.take(key, token)?.lock);
     },
@@ -435,38 +515,38 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const graceMs = config.expiredUnknownGraceMs;
       const markUnknown = args(MARK_UNKNOWN, k, { token, owner, cause, ttlMs, graceMs, channel: k.channel });
       const reply = await call(markUnknown, 'markUnknown', key);
+      cache.drop(key);
       lostIf(reply, key, token);
       void unlock(holds.take(key, token)?.lock);
     },
 
     async takeOver(key: string, input: TakeOverInput): Promise<TakeOverResult> {
+      cache.drop(key);
       await checkBeforeGrant();
       await epochLearned;
-      const ekey = epochKey(keyPrefix, key, client.isCluster);
-      const takeOver = args(
-        TAKE_OVER,
-        { ...keys(key), epoch: ekey },
-        {
-          expectedToken: input.expectedToken,
-          expectedStatus: input.expectedStatus,
-          owner: input.owner,
-          leaseMs: input.leaseMs,
-          ttlMs: input.ttlMs,
-          fingerprint: input.fingerprint ?? '',
-          providerKey: input.providerKey ?? '',
-          bumpRevision: input.bumpRevision ? '1' : '0',
-          consumeGrant: input.consumeGrant ? '1' : '0',
-          auditJson: auditJson(input.audit, true),
-          graceMs: config.expiredUnknownGraceMs,
-          ...epochArgs(ekey, input.leaseMs, input.ttlMs),
-        },
-      );
+      const k = keys(key);
+      const takeOver = args(TAKE_OVER, k, {
+        expectedToken: input.expectedToken,
+        expectedStatus: input.expectedStatus,
+        owner: input.owner,
+        leaseMs: input.leaseMs,
+        ttlMs: input.ttlMs,
+        fingerprint: input.fingerprint ?? '',
+        providerKey: providerKeyField(input.providerKey),
+        bumpRevision: input.bumpRevision ? '1' : '0',
+        consumeGrant: input.consumeGrant ? '1' : '0',
+        auditJson: auditJson(input.audit, true),
+        graceMs: config.expiredUnknownGraceMs,
+        changedChannel: changed,
+        ...epochArgs(k.epoch, input.leaseMs, input.ttlMs),
+      });
+      const askedAt = performance.now();
       const reply = await call(takeOver, 'takeOver', key);
-      checkEpoch(reply, ekey, 'takeOver', key);
+      if (reply.outcome === 'won' || reply.outcome === 'reset') checkEpoch(reply, k.epoch, 'takeOver', key);
       if (reply.outcome === 'gone') return { won: false, record: undefined };
       const record = recordOf(reply);
       if (reply.outcome !== 'won') return { won: false, record };
-      await grant(record, input.owner, input.leaseMs, input.ttlMs);
+      await grant(record, input.owner, input.leaseMs, input.ttlMs, askedAt);
       return { won: true, record };
     },
 
@@ -487,7 +567,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const stop = await wakeups.listen(keys(key).channel, bell.ring).catch(() => () => undefined);
       try {
         for (;;) {
-          const { record, now } = await read(key);
+          const heard = bell.message;
+          // A completion's message carries the record: no read needed to answer it.
+          if (heard.startsWith('completed\n')) {
+            const record = unpackRecord(heard.slice('completed\n'.length));
+            record.observedAt = record.updatedAt;
+            if (record.key === key) return record;
+          }
+          const { record, now } = await read(key, true);
           const leaseLeft = (record?.leaseUntil ?? 0) - now;
           const left = deadline - Date.now();
           if (!record || !leaseLive(record, now) || left <= 0 || signal?.aborted) return record;
@@ -512,9 +599,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         ttlMs: completed ? completed.ttlMs : 0,
         auditJson: auditJson(audit),
         channel: k.channel,
+        changedChannel: changed,
         expectedToken: expected.token,
         expectedStatus: expected.status,
       });
+      cache.drop(key);
       const reply = await call(resolve, 'resolve', key);
       unchangedOr(reply, key);
       return reply.outcome === 'deleted' ? undefined : recordOf(reply);
@@ -526,7 +615,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         auditJson: auditJson(audit),
         expectedToken: expected.token,
         expectedStatus: expected.status,
+        changedChannel: changed,
       });
+      cache.drop(key);
       const reply = await call(grantOverride, 'grantOverride', key);
       unchangedOr(reply, key);
       return recordOf(reply);

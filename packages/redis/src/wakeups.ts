@@ -2,12 +2,16 @@ import { bounded, type RedisClient } from './client.js';
 
 /**
  * Cross-process wake-ups: the transition scripts PUBLISH on the key's channel when a record leaves
- * `in_flight`. One subscriber connection per store (a duplicate of the user's client, which we
- * therefore may close), subscribed per waited key while someone waits on it.
+ * `in_flight` and someone waits on it (a completion carries the record). One subscriber
+ * connection per store (a duplicate of the user's client, which we therefore may close),
+ * subscribed per waited key while someone waits on it, and to the changed channel while the
+ * store keeps completed records (cache.ts).
  */
 export class Wakeups {
   private subscriber: RedisClient | undefined;
-  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  /** Told when the subscriber connection drops (messages may have been missed) and when it is back. */
+  private readonly connectionListeners = new Set<(up: boolean) => void>();
   /** The SUBSCRIBE of each channel, so a second waiter also waits until the subscription is live. */
   private readonly subscribed = new Map<string, Promise<unknown>>();
   private closed = false;
@@ -18,7 +22,7 @@ export class Wakeups {
   ) {}
 
   /** Calls `wake` on each message for `channel` until the returned function is called. */
-  async listen(channel: string, wake: () => void): Promise<() => void> {
+  async listen(channel: string, wake: (message: string) => void): Promise<() => void> {
     let set = this.listeners.get(channel);
     const first = !set;
     if (!set) {
@@ -52,7 +56,19 @@ export class Wakeups {
     this.subscriber = undefined;
   }
 
-  private unlisten(channel: string, wake: () => void): void {
+  /** `up` false: the connection dropped; true: it is back and `channel`'s subscription is live again. */
+  onConnection(channel: string, listener: (up: boolean) => void): void {
+    this.connectionListeners.add(listener);
+    this.connection().on('ready', () => {
+      if (!this.listeners.has(channel)) return;
+      this.subscribe(channel).then(
+        () => listener(true),
+        () => undefined,
+      );
+    });
+  }
+
+  private unlisten(channel: string, wake: (message: string) => void): void {
     const set = this.listeners.get(channel);
     if (!set?.delete(wake) || set.size > 0) return;
     this.listeners.delete(channel);
@@ -64,8 +80,11 @@ export class Wakeups {
     if (this.closed) throw new Error('the store is closed');
     if (!this.subscriber) {
       const subscriber = this.client.duplicate();
-      subscriber.on('message', (channel: string) => {
-        for (const wake of this.listeners.get(channel) ?? []) wake();
+      subscriber.on('message', (channel: string, message: string) => {
+        for (const wake of this.listeners.get(channel) ?? []) wake(message);
+      });
+      subscriber.on('close', () => {
+        for (const listener of this.connectionListeners) listener(false);
       });
       // Errors reach the waiters through the fallback poll; an unhandled 'error' event would crash.
       subscriber.on('error', () => undefined);
@@ -79,8 +98,11 @@ export class Wakeups {
 export class Doorbell {
   private rung = false;
   private ring_: (() => void) | undefined;
+  /** The last message heard. */
+  message = '';
 
-  ring = (): void => {
+  ring = (message = ''): void => {
+    this.message = message;
     this.rung = true;
     this.ring_?.();
   };

@@ -43,10 +43,10 @@ describe('cluster key layout', () => {
   it('every key of one store key lands in one slot, and store keys spread over the masters', async () => {
     const client = await connect();
     const slotsOf = async (key: string) => {
-      const k = keysFor('oncely:', key);
+      const k = keysFor('oncely:', key, true);
       return new Set(
         await Promise.all(
-          [k.record, k.sequence, k.marker, k.lock].map((name) => client.cluster('KEYSLOT', name)),
+          [k.record, k.gone, k.lock, k.epoch, k.index].map((name) => client.cluster('KEYSLOT', name)),
         ),
       );
     };

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
 import { keysFor } from '../src/keys.js';
 import { reserveInput } from './support/inputs.js';
+import { editRecord } from './support/records.js';
 import { connectShared, deletePrefix, uniquePrefix } from './support/shared-redis.js';
 
 const prefix = uniquePrefix('fencing');
@@ -98,21 +99,35 @@ describe('fencing with a real lease expiry', () => {
       ttlMs: 60_000,
     });
     // As if the lease had passed to another owner under an equal token (which tokens alone would not catch).
-    await client.hset(keysFor(prefix, key).record, 'leaseOwner', 'owner-b');
+    await editRecord(client, prefix, key, (r) => {
+      r.leaseOwner = 'owner-b';
+    });
     await expect(
       store.complete(key, record.fencingToken, { response: stored, ttlMs: 60_000 }),
     ).rejects.toBeInstanceOf(LeaseLostError);
     expect((await store.get(key))?.status).toBe('in_flight');
   });
 
-  it('tokens never repeat for a key, even after its record and sequence expired', async () => {
+  it('tokens never repeat for a key, even after its record was released and its epoch lost', async () => {
     const key = 'fence:tokens';
     const input = reserveInput(key, 30_000);
     const first = await store.reserve(input);
     await store.release(key, first.record.fencingToken);
-    await client.del(keysFor(prefix, key).sequence); // as if it had expired
     const second = await store.reserve(input);
     expect(second.record.fencingToken).toBeGreaterThan(first.record.fencingToken);
-    await expect(store.release(key, first.record.fencingToken)).rejects.toBeInstanceOf(LeaseLostError);
+    await store.release(key, second.record.fencingToken);
+    // The token is the epoch's generation, seeded from Redis' clock in µs: a store that starts
+    // on an epoch written anew does not hand out an old token again.
+    const own = uniquePrefix('fence-epoch');
+    const before = redisStore({ client, keyPrefix: own });
+    const old = await before.reserve(input);
+    await before.release(key, old.record.fencingToken);
+    await client.del(keysFor(own, key).epoch);
+    const after = redisStore({ client, keyPrefix: own });
+    const renewed = await after.reserve(input);
+    expect(renewed.record.fencingToken).toBeGreaterThan(old.record.fencingToken);
+    await expect(after.release(key, old.record.fencingToken)).rejects.toBeInstanceOf(LeaseLostError);
+    await Promise.all([before.close(), after.close()]);
+    await deletePrefix(client, own);
   });
 });

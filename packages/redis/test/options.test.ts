@@ -94,11 +94,11 @@ describe('options and key layout', () => {
     const k = keysFor('oncely:', 'billing:ab12');
     expect(k).toEqual({
       record: 'oncely:{billing:ab12}:rec',
-      sequence: 'oncely:{billing:ab12}:seq',
-      marker: 'oncely:{billing:ab12}:unk',
       gone: 'oncely:{billing:ab12}:gone',
       lock: 'oncely:{billing:ab12}:lock',
       channel: 'oncely:{billing:ab12}:done',
+      epoch: 'oncely:epoch',
+      index: 'oncely:undecided',
     });
     const odd = keysFor('p:', 'we{i}r%d:x');
     expect(odd.record).toBe('p:{we%7Bi%7Dr%25d:x}:rec');

@@ -25,6 +25,8 @@ const SCRIPT_INTERNAL = new Set([
   'pexpireat',
   'pexpiretime',
   'publish',
+  'zadd',
+  'zrem',
 ]);
 // The test's own probes.
 const PROBES = new Set(['info', 'config|resetstat']);
@@ -34,16 +36,20 @@ describe('round trips per call (INFO commandstats on a private redis-server)', (
   let client: Redis;
   let probe: Redis;
   let store: RedisStore;
+  let other: RedisStore;
 
   beforeAll(async () => {
     server = await startRedis();
     client = new Redis(server.url);
     probe = new Redis(server.url);
     store = redisStore({ client, keyPrefix: 'rt:' });
+    // Another process's store: its own connection and its own copies of completed records.
+    other = redisStore({ client: client.duplicate(), keyPrefix: 'rt:' });
   });
 
   afterAll(async () => {
     await store.close();
+    await other.close();
     client.disconnect();
     probe.disconnect();
     await server.destroy();
@@ -69,10 +75,11 @@ describe('round trips per call (INFO commandstats on a private redis-server)', (
     return roundTrips;
   }
 
-  it('a fresh write costs 2 round trips (reserve + complete), a replay 1 (reserve)', async () => {
-    // Two stores with separate in-process state: the second cannot coalesce with the first.
+  it('a fresh write costs 2 round trips (reserve + complete), a replay 1 (reserve), a replay in the writing process 0', async () => {
+    // Separate engines: the replayers cannot coalesce with the writer.
     const writer = createIdempotency({ store, namespace: 'rt' });
-    const replayer = createIdempotency({ store, namespace: 'rt' });
+    const replayer = createIdempotency({ store: other, namespace: 'rt' });
+    const sameProcess = createIdempotency({ store, namespace: 'rt' });
     let sends = 0;
     const send = async () => {
       sends++;
@@ -81,13 +88,17 @@ describe('round trips per call (INFO commandstats on a private redis-server)', (
     // Warm-up: the first EVALSHA of each script is answered NOSCRIPT and retried as EVAL.
     await writer.execute(request('warm-up'), send);
     await replayer.execute(request('warm-up'), send);
+    // Both stores keep completed records once they listen for changes (one SUBSCRIBE each, once).
+    await expect.poll(async () => (await probe.pubsub('NUMSUB', 'rt:changed'))[1]).toBe(2);
 
     const fresh = await measure(() => writer.execute(request('order-1'), send));
     const replay = await measure(() => replayer.execute(request('order-1'), send));
-    console.log('round trips', { fresh, replay });
+    const local = await measure(() => sameProcess.execute(request('order-1'), send));
+    console.log('round trips', { fresh, replay, local });
 
     expect(fresh).toEqual({ evalsha: 2 });
     expect(replay).toEqual({ evalsha: 1 });
-    expect(sends).toBe(2); // warm-up + order-1: the replay sent nothing
+    expect(local).toEqual({});
+    expect(sends).toBe(2); // warm-up + order-1: the replays sent nothing
   });
 });

@@ -1,9 +1,9 @@
 import { isTakeable, leaseLive, type RecordStatus } from '@oncely/core';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { takeEpoch } from '../src/epoch.js';
+import { epochOf } from '../src/epoch.js';
 import { type KeySet, keysFor } from '../src/keys.js';
-import { parseReply, type Reply, recordFrom } from '../src/record.js';
+import { packRecord, parseReply, type Reply, unpackRecord } from '../src/record.js';
 import {
   args,
   COMPLETE,
@@ -19,7 +19,7 @@ import {
   type Script,
   type ScriptCall,
   SWEEP_GONE,
-  SWEEP_MARKER,
+  SWEEP_RECORD,
   TAKE_OVER,
 } from '../src/scripts.js';
 import { connectShared, deletePrefix, uniquePrefix } from './support/shared-redis.js';
@@ -58,8 +58,8 @@ describe('each Lua body names its KEYS and ARGV as its table does', () => {
     const k = keysFor('p:', 'ns:a');
     const call = args(EXTEND, k, { leaseMs: 500, owner: 'o', token: 7 });
     expect(call).toEqual({ script: EXTEND, keys: [k.record], argv: [7, 'o', 500] });
-    const sweep = args(SWEEP_MARKER, { record: 'r', marker: 'm' }, {});
-    expect(sweep.keys).toEqual(['m', 'r']);
+    const sweep = args(SWEEP_RECORD, { record: 'r', index: 'i' }, {});
+    expect(sweep.keys).toEqual(['i', 'r']);
   });
 
   it('a missing or extra argument, or a missing key, is a type error', () => {
@@ -71,9 +71,9 @@ describe('each Lua body names its KEYS and ARGV as its table does', () => {
     args(EXTEND, k, { token: 1, owner: 'o', leaseMs: 1, ttlMs: 1 });
     // @ts-expect-error channel is not an ARGV of extend, even through a spread
     args(EXTEND, k, { token: 1, owner: 'o', leaseMs: 1, ...spread });
-    // @ts-expect-error the marker key is missing
+    // @ts-expect-error the index key is missing
     args(RELEASE, { record: 'r' }, { token: 1, owner: 'o', channel: 'c' });
-    expect(RELEASE.keys).toEqual(['record', 'marker']);
+    expect(RELEASE.keys).toEqual(['record', 'index']);
   });
 });
 
@@ -116,9 +116,10 @@ return out`;
 describe('each transition script on its own (EVALSHA on the shared Redis)', () => {
   let client: Redis;
   const prefix = uniquePrefix('scripts');
-  const ekey = `${prefix}epoch`;
   const shas = new Map<Script, string>();
   let counter = 0;
+  /** The epoch as the scripts last answered it: what a store instance would send as known. */
+  let known = '';
 
   beforeAll(async () => {
     client = await connectShared();
@@ -133,29 +134,45 @@ describe('each transition script on its own (EVALSHA on the shared Redis)', () =
     const sha = shas.get(call.script)!;
     return parseReply(await client.evalsha(sha, call.keys.length, ...call.keys, ...call.argv));
   }
-  const hash = (key: string) => client.hgetall(key);
+  /** A grant's reply: the epoch it tells (if any) becomes the known one, with the token as its generation. */
+  async function grant(call: ScriptCall): Promise<Reply> {
+    const reply = await run(call);
+    const { epoch } = epochOf(reply);
+    if (epoch)
+      known = `${epoch.id}|${epoch.generation}|${epoch.at}|${epoch.refuseUntil}|${epoch.unknownUntil}`;
+    else if (reply.rest[0])
+      known = known.replace(/^([^|]+)\|\d+\|/, `$1|${unpackRecord(reply.rest[0]).fencingToken}|`);
+    return reply;
+  }
+  const stored = async (k: KeySet) => {
+    const value = await client.get(k.record);
+    return value === null ? undefined : unpackRecord(value);
+  };
+  const edit = async (k: KeySet, change: (r: NonNullable<Awaited<ReturnType<typeof stored>>>) => void) => {
+    const record = (await stored(k))!;
+    change(record);
+    await client.set(k.record, packRecord(record), 'KEEPTTL');
+  };
   const freshKeys = () => keysFor(prefix, `ns:k${++counter}`);
-  const epochArgs = { epochId: '', epochGen: 0, freshEpochId: 'test.0', resetRefuseMs: 0, resetUnknownMs: 0 };
+  const epochArgs = () => ({
+    epochKnown: known,
+    freshEpochId: 'test.0',
+    resetRefuseMs: 0,
+    resetUnknownMs: 0,
+  });
+  const identity = JSON.stringify(['ns:key', 'scope', 'fp', 'POST', 'https://api.test/x']);
 
   function reserve(k: KeySet, owner = 'owner-a') {
-    return run(
-      args(
-        RESERVE,
-        { ...k, epoch: ekey },
-        {
-          key: 'ns:key',
-          scope: 'scope',
-          fingerprint: 'fp',
-          method: 'POST',
-          target: 'https://api.test/x',
-          owner,
-          leaseMs: 10_000,
-          ttlMs: 60_000,
-          providerKey: '',
-          graceMs: 5_000,
-          ...epochArgs,
-        },
-      ),
+    return grant(
+      args(RESERVE, k, {
+        identity,
+        owner,
+        leaseMs: 10_000,
+        ttlMs: 60_000,
+        providerKey: '',
+        graceMs: 5_000,
+        ...epochArgs(),
+      }),
     );
   }
 
@@ -163,20 +180,21 @@ describe('each transition script on its own (EVALSHA on the shared Redis)', () =
   async function reserved(owner = 'owner-a') {
     const k = freshKeys();
     const reply = await reserve(k, owner);
-    takeEpoch(reply);
-    return { k, token: recordFrom(reply.rest).fencingToken, now: reply.now };
+    return { k, token: unpackRecord(reply.rest[0]!).fencingToken, now: reply.now };
   }
 
-  const complete = (k: KeySet, token: number | string, owner = 'owner-a') =>
+  const complete = (k: KeySet, token: number | string, owner = 'owner-a', now: number | '' = '') =>
     run(
       args(COMPLETE, k, {
         token,
         owner,
         responseJson: '{"status":201}',
+        callerNow: now,
         ttlMs: 60_000,
-        providerKey: 'pk_1',
+        providerKey: '"pk_1"',
         auditJson: '{"at":1,"action":"completed"}',
         channel: k.channel,
+        wantRecord: '0',
       }),
     );
   const markUnknown = (k: KeySet, token: number, owner = 'owner-a') =>
@@ -190,98 +208,116 @@ describe('each transition script on its own (EVALSHA on the shared Redis)', () =
         channel: k.channel,
       }),
     );
-  const takeOver = (k: KeySet, expectedToken: number, expectedStatus: string) =>
-    run(
-      args(
-        TAKE_OVER,
-        { ...k, epoch: ekey },
-        {
-          expectedToken,
-          expectedStatus,
-          owner: 'owner-b',
-          leaseMs: 10_000,
-          ttlMs: 60_000,
-          fingerprint: '',
-          providerKey: '',
-          bumpRevision: '1',
-          consumeGrant: '0',
-          auditJson: '{"at":2,"action":"takeover"}',
-          graceMs: 5_000,
-          ...epochArgs,
-        },
-      ),
+  const takeOver = (k: KeySet, expectedToken: number, expectedStatus: string, fingerprint = '') =>
+    grant(
+      args(TAKE_OVER, k, {
+        expectedToken,
+        expectedStatus,
+        owner: 'owner-b',
+        leaseMs: 10_000,
+        ttlMs: 60_000,
+        fingerprint,
+        providerKey: '',
+        bumpRevision: '1',
+        consumeGrant: '0',
+        auditJson: '{"at":2,"action":"takeover"}',
+        graceMs: 5_000,
+        changedChannel: `${prefix}changed`,
+        ...epochArgs(),
+      }),
     );
 
-  it('reserve, fresh: acquired; writes the record, its marker, the token sequence and the epoch', async () => {
+  it('reserve, fresh: acquired; writes the record (lingering past its expiry), indexes it, bumps the epoch', async () => {
     const k = freshKeys();
     const reply = await reserve(k);
-    const { epoch } = takeEpoch(reply);
     expect(reply.outcome).toBe('acquired');
-    const record = await hash(k.record);
+    const record = (await stored(k))!;
     expect(record).toMatchObject({
       key: 'ns:key',
       status: 'in_flight',
       leaseOwner: 'owner-a',
-      leaseUntil: String(reply.now + 10_000),
-      expiresAt: String(reply.now + 60_000),
-      attempts: '1',
-      revision: '0',
-      audit: '[]',
+      leaseUntil: reply.now + 10_000,
+      expiresAt: reply.now + 60_000,
+      attempts: 1,
+      revision: 0,
+      audit: [],
     });
     expect(record.providerKey).toBeUndefined();
-    expect(recordFrom(reply.rest).fencingToken).toBe(Number(record.fencingToken));
-    expect(await hash(k.marker)).toEqual(record);
-    expect(await client.get(k.sequence)).toBe(record.fencingToken);
-    expect(await client.pexpiretime(k.marker)).toBe(reply.now + 60_000 + 5_000);
-    expect(epoch?.generation).toBeGreaterThan(0);
+    expect(unpackRecord(reply.rest[0]!)).toEqual(record);
+    expect(await client.pexpiretime(k.record)).toBe(reply.now + 60_000 + 5_000 - 1);
+    expect(Number(await client.zscore(k.index, k.record))).toBe(reply.now + 60_000);
+    // The token is the epoch's new generation.
+    expect((await client.get(k.epoch))!.split('|')[1]).toBe(String(record.fencingToken));
+  });
+
+  it('a grant that knows the epoch writes it in one command; one that finds it changed says what it found', async () => {
+    await reserved(); // `known` is now current
+    const current = known;
+    const { k } = await reserved();
+    expect(epochOf(await reserve(k))).toEqual({ epoch: undefined, found: '' }); // exists: no epoch at all
+    const again = await reserve(freshKeys());
+    expect(epochOf(again)).toEqual({ epoch: undefined, found: '' });
+    expect(known).not.toBe(current);
+    // Rolled back behind the store's back: the grant finds the older generation.
+    const epochKey = k.epoch;
+    const [id, gen, ...windows] = (await client.get(epochKey))!.split('|');
+    await client.set(epochKey, [id, Number(gen) - 10, ...windows].join('|'));
+    const rolled = await reserve(freshKeys());
+    expect(epochOf(rolled).found).toBe('rollback');
+    expect(epochOf(rolled).epoch?.id).toBe('test.0');
   });
 
   it('reserve, existing: exists with the stored record; nothing is written', async () => {
     const { k, token } = await reserved();
-    const before = await hash(k.record);
+    const before = await client.get(k.record);
     const reply = await reserve(k, 'owner-b');
-    takeEpoch(reply);
     expect(reply.outcome).toBe('exists');
-    expect(recordFrom(reply.rest)).toMatchObject({ fencingToken: token, leaseOwner: 'owner-a' });
-    expect(await hash(k.record)).toEqual(before);
+    expect(unpackRecord(reply.rest[0]!)).toMatchObject({ fencingToken: token, leaseOwner: 'owner-a' });
+    expect(await client.get(k.record)).toBe(before);
   });
 
-  it('reserve over an expired undecided record sets its marker aside in gone; sweepGone hands it back once', async () => {
+  it('reserve over an expired undecided record sets it aside in gone; sweepGone hands it back once', async () => {
     const { k, token } = await reserved();
-    await client.hset(k.record, 'expiresAt', '1'); // expired by the store's rule (expiresAt <= now)
+    await edit(k, (r) => {
+      r.expiresAt = 1; // expired by the store's rule (expiresAt <= now), still lingering
+    });
     const reply = await reserve(k, 'owner-b');
-    takeEpoch(reply);
     expect(reply.outcome).toBe('acquired');
-    expect(recordFrom(reply.rest).fencingToken).toBeGreaterThan(token);
+    expect(unpackRecord(reply.rest[0]!).fencingToken).toBeGreaterThan(token);
     const swept = await run(args(SWEEP_GONE, k, {}));
     expect(swept.outcome).toBe('expired');
-    expect(swept.rest.map((entry) => recordFrom(JSON.parse(entry) as string[]).fencingToken)).toEqual([
-      token,
-    ]);
+    expect(swept.rest.map((entry) => unpackRecord(entry).fencingToken)).toEqual([token]);
     expect(await client.exists(k.gone)).toBe(0);
   });
 
-  it('complete with the right token: completed, response stored, lease cleared, marker deleted', async () => {
+  it('complete with the right token: completed, response stored, lease cleared, out of the index; replies without the record', async () => {
     const { k, token } = await reserved();
     const reply = await complete(k, token);
-    expect(reply.outcome).toBe('ok');
-    expect(reply.rest).not.toContain('response'); // the caller has it
-    expect(await hash(k.record)).toMatchObject({
+    expect(reply).toMatchObject({ outcome: 'ok', rest: [] });
+    expect(await stored(k)).toMatchObject({
       status: 'completed',
-      response: '{"status":201}',
+      response: { status: 201 },
       providerKey: 'pk_1',
-      leaseOwner: '',
-      leaseUntil: '',
-      expiresAt: String(reply.now + 60_000),
-      audit: '[{"at":1,"action":"completed"}]',
+      leaseOwner: null,
+      leaseUntil: null,
+      expiresAt: reply.now + 60_000,
+      audit: [{ at: 1, action: 'completed' }],
     });
-    expect(await client.exists(k.marker)).toBe(0);
-    expect(await client.pexpiretime(k.sequence)).toBeGreaterThanOrEqual(reply.now + 60_000);
+    // Redis drops it at expiresAt by itself: no lingering for a completed record.
+    expect(await client.pexpiretime(k.record)).toBe(reply.now + 60_000 - 1);
+    expect(await client.zscore(k.index, k.record)).toBeNull();
+  });
+
+  it("complete dates the completion with the caller's estimate of Redis' clock when given one", async () => {
+    const { k, token, now } = await reserved();
+    const reply = await complete(k, token, 'owner-a', now + 7);
+    expect(reply.now).toBe(now + 7);
+    expect(await stored(k)).toMatchObject({ updatedAt: now + 7, expiresAt: now + 7 + 60_000 });
   });
 
   it('complete with a wrong token or owner: lost, nothing written', async () => {
     const { k, token } = await reserved();
-    const before = await hash(k.record);
+    const before = await client.get(k.record);
     expect(await complete(k, token + 1)).toMatchObject({
       outcome: 'lost',
       rest: [`the record now has token ${token}`],
@@ -290,86 +326,97 @@ describe('each transition script on its own (EVALSHA on the shared Redis)', () =
       outcome: 'lost',
       rest: ['the lease belongs to another owner'],
     });
-    expect(await hash(k.record)).toEqual(before);
+    expect(await client.get(k.record)).toBe(before);
+  });
+
+  it('a waiter flags the record (read with markWaiter); only then does the completion publish, with the record', async () => {
+    const { k, token } = await reserved();
+    const subscriber = client.duplicate();
+    const heard: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => heard.push(message));
+    await subscriber.subscribe(k.channel);
+    const quiet = await reserved();
+    await complete(quiet.k, quiet.token);
+    const read = await run(args(READ, k, { markWaiter: '1' }));
+    expect(unpackRecord(read.rest[0]!).status).toBe('in_flight');
+    await complete(k, token);
+    await expect.poll(() => heard.length).toBe(1);
+    expect(heard[0]!.startsWith('completed\n')).toBe(true);
+    expect(unpackRecord(heard[0]!.slice('completed\n'.length))).toMatchObject({
+      status: 'completed',
+      fencingToken: token,
+    });
+    subscriber.disconnect();
   });
 
   it('extend: a new leaseUntil from Redis time', async () => {
     const { k, token } = await reserved();
     const reply = await run(args(EXTEND, k, { token, owner: 'owner-a', leaseMs: 30_000 }));
     expect(reply).toMatchObject({ outcome: 'ok', rest: [String(reply.now + 30_000)] });
-    expect((await hash(k.record)).leaseUntil).toBe(String(reply.now + 30_000));
+    expect((await stored(k))?.leaseUntil).toBe(reply.now + 30_000);
   });
 
-  it('markUnknown: unknown, lease cleared, an audit entry with the cause, marker refreshed', async () => {
+  it('markUnknown: unknown, lease cleared, an audit entry with the cause, still indexed, lingering', async () => {
     const { k, token } = await reserved();
     const reply = await markUnknown(k, token);
     expect(reply.outcome).toBe('ok');
-    const record = await hash(k.record);
-    expect(record).toMatchObject({ status: 'unknown', leaseOwner: '', leaseUntil: '' });
-    expect(JSON.parse(record.audit!)).toEqual([
-      { at: reply.now, action: 'unknown', token, detail: 'socket hang up' },
-    ]);
-    expect(await hash(k.marker)).toEqual(record);
-    expect(await client.pexpiretime(k.marker)).toBe(reply.now + 60_000 + 5_000);
+    const record = (await stored(k))!;
+    expect(record).toMatchObject({ status: 'unknown', leaseOwner: null, leaseUntil: null });
+    expect(record.audit).toEqual([{ at: reply.now, action: 'unknown', token, detail: 'socket hang up' }]);
+    expect(Number(await client.zscore(k.index, k.record))).toBe(reply.now + 60_000);
+    expect(await client.pexpiretime(k.record)).toBe(reply.now + 60_000 + 5_000 - 1);
   });
 
-  it('release: record and marker deleted (the sequence stays); a stranger is refused', async () => {
+  it('release: the record deleted and out of the index; a stranger is refused', async () => {
     const { k, token } = await reserved();
     const stranger = await run(args(RELEASE, k, { token, owner: 'owner-x', channel: k.channel }));
     expect(stranger).toMatchObject({ outcome: 'lost', rest: ['the lease belongs to another owner'] });
     expect(await run(args(RELEASE, k, { token, owner: 'owner-a', channel: k.channel }))).toMatchObject({
       outcome: 'ok',
     });
-    expect(await client.exists(k.record, k.marker)).toBe(0);
-    expect(await client.get(k.sequence)).toBe(String(token));
+    expect(await client.exists(k.record)).toBe(0);
+    expect(await client.zscore(k.index, k.record)).toBeNull();
   });
 
   it('takeOver as expected: won, a new token, attempts and revision up, the new owner holds the lease', async () => {
     const { k, token } = await reserved();
     await markUnknown(k, token);
-    const reply = await takeOver(k, token, 'unknown');
-    takeEpoch(reply);
+    const reply = await takeOver(k, token, 'unknown', 'fp-2');
     expect(reply.outcome).toBe('won');
-    const record = await hash(k.record);
-    expect(Number(record.fencingToken)).toBeGreaterThan(token);
+    const record = (await stored(k))!;
+    expect(record.fencingToken).toBeGreaterThan(token);
     expect(record).toMatchObject({
       status: 'in_flight',
+      fingerprint: 'fp-2',
+      target: 'https://api.test/x',
       leaseOwner: 'owner-b',
-      leaseUntil: String(reply.now + 10_000),
-      attempts: '2',
-      revision: '1',
+      leaseUntil: reply.now + 10_000,
+      attempts: 2,
+      revision: 1,
     });
-    expect(JSON.parse(record.audit!).at(-1)).toEqual({
-      token: Number(record.fencingToken),
-      at: 2,
-      action: 'takeover',
-    });
-    expect((await hash(k.marker)).fencingToken).toBe(record.fencingToken);
+    expect(record.audit.at(-1)).toEqual({ token: record.fencingToken, at: 2, action: 'takeover' });
   });
 
   it('takeOver not as expected (other token, other status, a live lease): refused, nothing written', async () => {
     const { k, token } = await reserved();
-    const before = await hash(k.record);
+    const before = await client.get(k.record);
     for (const [expectedToken, expectedStatus] of [
       [token + 1, 'in_flight'],
       [token, 'unknown'],
       [token, 'in_flight'], // the lease is live
     ] as const) {
       const reply = await takeOver(k, expectedToken, expectedStatus);
-      takeEpoch(reply);
       expect(reply.outcome).toBe('refused');
     }
-    expect(await hash(k.record)).toEqual(before);
-    await client.hset(k.record, 'leaseUntil', '1'); // the lease expired: now it may be taken
-    const reply = await takeOver(k, token, 'in_flight');
-    takeEpoch(reply);
-    expect(reply.outcome).toBe('won');
+    expect(await client.get(k.record)).toBe(before);
+    await edit(k, (r) => {
+      r.leaseUntil = 1; // the lease expired: now it may be taken
+    });
+    expect((await takeOver(k, token, 'in_flight')).outcome).toBe('won');
   });
 
   it('takeOver of a gone record: gone', async () => {
-    const reply = await takeOver(freshKeys(), 1, 'unknown');
-    takeEpoch(reply);
-    expect(reply.outcome).toBe('gone');
+    expect((await takeOver(freshKeys(), 1, 'unknown')).outcome).toBe('gone');
   });
 
   const resolve = (
@@ -385,20 +432,21 @@ describe('each transition script on its own (EVALSHA on the shared Redis)', () =
         ttlMs: resolveAs === 'completed' ? 60_000 : 0,
         auditJson: '{"at":3,"action":"resolve"}',
         channel: k.channel,
+        changedChannel: `${prefix}changed`,
         expectedToken,
         expectedStatus,
       }),
     );
 
-  it('resolve completed: a new token, completed with the response; marker deleted', async () => {
+  it('resolve completed: a new token, completed with the response; out of the index', async () => {
     const { k, token } = await reserved();
     await markUnknown(k, token);
     const reply = await resolve(k, token, 'unknown', 'completed');
     expect(reply.outcome).toBe('ok');
-    const record = await hash(k.record);
-    expect(record).toMatchObject({ status: 'completed', response: '{"status":200}', leaseOwner: '' });
-    expect(Number(record.fencingToken)).toBeGreaterThan(token);
-    expect(await client.exists(k.marker)).toBe(0);
+    const record = (await stored(k))!;
+    expect(record).toMatchObject({ status: 'completed', response: { status: 200 }, leaseOwner: null });
+    expect(record.fencingToken).toBeGreaterThan(token);
+    expect(await client.zscore(k.index, k.record)).toBeNull();
   });
 
   it('resolve absent: deleted; resolve of a changed record: changed, with what it is now', async () => {
@@ -408,49 +456,63 @@ describe('each transition script on its own (EVALSHA on the shared Redis)', () =
       rest: ['in_flight', String(token)],
     });
     expect(await resolve(k, token, 'in_flight', 'absent')).toMatchObject({ outcome: 'deleted' });
-    expect(await client.exists(k.record, k.marker)).toBe(0);
+    expect(await client.exists(k.record)).toBe(0);
     expect(await resolve(k, token, 'in_flight', 'absent')).toMatchObject({ outcome: 'gone' });
   });
 
   it('grantOverride: the grant and an audit entry; a changed record is refused', async () => {
     const { k, token } = await reserved();
-    const grant = (expectedToken: number) =>
+    const grantOverride = (expectedToken: number) =>
       run(
         args(GRANT_OVERRIDE, k, {
           grantJson: '{"reason":"r","reviewer":"v"}',
           auditJson: '{"at":4,"action":"override"}',
           expectedToken,
           expectedStatus: 'in_flight',
+          changedChannel: `${prefix}changed`,
         }),
       );
-    expect((await grant(token + 1)).outcome).toBe('changed');
-    expect((await hash(k.record)).overrideGrant).toBeUndefined();
-    expect((await grant(token)).outcome).toBe('ok');
-    expect(await hash(k.record)).toMatchObject({
-      overrideGrant: '{"reason":"r","reviewer":"v"}',
-      audit: '[{"at":4,"action":"override"}]',
+    expect((await grantOverride(token + 1)).outcome).toBe('changed');
+    expect((await stored(k))?.overrideGrant).toBeUndefined();
+    expect((await grantOverride(token)).outcome).toBe('ok');
+    expect(await stored(k)).toMatchObject({
+      overrideGrant: { reason: 'r', reviewer: 'v' },
+      audit: [{ at: 4, action: 'override' }],
     });
   });
 
-  it('read: the record, or gone once expiresAt has passed (and the hash is deleted)', async () => {
+  it('read: the record, or gone once expiresAt has passed (an undecided one still lingers for the sweep)', async () => {
     const { k, token } = await reserved();
-    const reply = await run(args(READ, k, {}));
+    const reply = await run(args(READ, k, { markWaiter: '0' }));
     expect(reply.outcome).toBe('ok');
-    expect(recordFrom(reply.rest).fencingToken).toBe(token);
-    await client.hset(k.record, 'expiresAt', '1');
-    expect((await run(args(READ, k, {}))).outcome).toBe('gone');
-    expect(await client.exists(k.record)).toBe(0);
+    expect(unpackRecord(reply.rest[0]!).fencingToken).toBe(token);
+    await edit(k, (r) => {
+      r.expiresAt = 1;
+    });
+    expect((await run(args(READ, k, { markWaiter: '0' }))).outcome).toBe('gone');
+    expect(await client.exists(k.record)).toBe(1);
   });
 
-  it('sweepMarker: live while the record has its token; expired (once) when it is gone', async () => {
+  it('sweepRecord: live while the record is undecided and not expired; expired (once) after; a completed one leaves the index', async () => {
     const { k, token } = await reserved();
-    const sweep = () => run(args(SWEEP_MARKER, k, {}));
+    const sweep = () => run(args(SWEEP_RECORD, k, {}));
     expect((await sweep()).outcome).toBe('live');
-    await client.del(k.record);
+    expect(await client.zscore(k.index, k.record)).not.toBeNull();
+    await edit(k, (r) => {
+      r.expiresAt = 1;
+    });
     const reply = await sweep();
     expect(reply.outcome).toBe('expired');
-    expect(recordFrom(reply.rest)).toMatchObject({ fencingToken: token, status: 'in_flight' });
-    expect(await client.exists(k.marker)).toBe(0);
+    expect(unpackRecord(reply.rest[0]!)).toMatchObject({ fencingToken: token, status: 'in_flight' });
+    expect(await client.exists(k.record)).toBe(0);
+    expect(await client.zscore(k.index, k.record)).toBeNull();
     expect(await sweep()).toMatchObject({ outcome: 'live', rest: [] }); // nothing left to hand back
+
+    const done = await reserved();
+    await complete(done.k, done.token);
+    await client.zadd(done.k.index, 1, done.k.record); // a stale member
+    expect((await run(args(SWEEP_RECORD, done.k, {}))).outcome).toBe('live');
+    expect(await client.zscore(done.k.index, done.k.record)).toBeNull();
+    expect((await stored(done.k))?.status).toBe('completed');
   });
 });

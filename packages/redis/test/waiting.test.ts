@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisStore } from '../src/index.js';
 import { keysFor } from '../src/keys.js';
 import { reserveInput } from './support/inputs.js';
+import { editRecord } from './support/records.js';
 import { connectShared, deletePrefix, uniquePrefix } from './support/shared-redis.js';
 
 const prefix = uniquePrefix('waiting');
@@ -25,7 +26,10 @@ describe('waitFor', () => {
     const { record } = await store.reserve(input('poll:1'));
     const waiting = store.waitFor('poll:1', 20_000);
     // Settle the record behind the store's back: no PUBLISH, so only the poll can notice.
-    await client.hset(keysFor(prefix, 'poll:1').record, 'status', 'completed', 'leaseUntil', '');
+    await editRecord(client, prefix, 'poll:1', (r) => {
+      r.status = 'completed';
+      r.leaseUntil = null;
+    });
     const seen = await waiting;
     expect(seen?.status).toBe('completed');
     expect(seen?.fencingToken).toBe(record.fencingToken);
