@@ -155,7 +155,7 @@ describe('Redis unreachable', () => {
 
   afterAll(async () => {
     for (const c of clients.values()) await c.close();
-    idem?.close();
+    await idem?.close();
     await store?.close();
     client?.disconnect();
   });
@@ -242,7 +242,7 @@ describe('provider says "key in use" forever', () => {
   });
 
   afterAll(async () => {
-    idem?.close();
+    await idem?.close();
     await store?.close();
     client?.disconnect();
   });

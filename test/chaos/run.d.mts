@@ -45,6 +45,12 @@ export interface ChaosOptions {
   resetWindowMs: number;
   /** The workers' store `resetUnknownMs`; `undefined` (default): the store's default (24 h). `0` shows what the presumption prevents. */
   resetUnknownMs: number | undefined;
+  /**
+   * The workers' `createIdempotency({ record })`. `'after-return'`: each executed outcome is handed
+   * back before its record lands (a worker SIGKILLed in that gap leaves the record `in_flight`, to
+   * be reconciled after its lease expires); workers `flush()` before they exit.
+   */
+  record: 'before-return' | 'after-return';
 }
 
 export interface ProviderStats {
@@ -100,6 +106,11 @@ export interface ChaosFigures {
   /** Of those, plain operations without a reconcile hook: they stay unknown (listed), never sent blindly. */
   resetAffectedUnknown: number;
   failedInMain: number;
+  /**
+   * Live 2xx answers a worker got before it had seen their `completed` event (`record:
+   * 'after-return'`: the record was still being written; a lower bound). 0 with `'before-return'`.
+   */
+  returnedBeforeRecord: number;
   wallMs: number;
 }
 

@@ -38,6 +38,7 @@ export const DEFAULTS = {
   redisPersistence: 'aof',
   resetWindowMs: 0,
   resetUnknownMs: undefined,
+  record: 'before-return',
 };
 
 /**
@@ -290,6 +291,7 @@ async function supervise(options, ops, redis, provider, random, log, started) {
       naiveReconcile: options.naiveReconcile,
       resetWindowMs: options.resetWindowMs || 2 * options.leaseMs,
       resetUnknownMs: options.resetUnknownMs,
+      record: options.record,
     });
     child.on('message', (/** @type {any} */ message) => {
       if (message.t === 'events') {
@@ -589,6 +591,7 @@ async function supervise(options, ops, redis, provider, random, log, started) {
     resetAffected: affected,
     resetAffectedUnknown: affectedUnknown,
     failedInMain: results.failed,
+    returnedBeforeRecord: events['offpath:returned-before-record'] ?? 0,
     wallMs,
   };
   const summary =
@@ -602,6 +605,9 @@ async function supervise(options, ops, redis, provider, random, log, started) {
     (options.redisPersistence === 'none'
       ? ` (no persistence) store-resets=${figures.storeResets} reset-refusals=${figures.resetRefusals} ` +
         `reset-affected=${figures.resetAffected} reset-affected-unknown=${figures.resetAffectedUnknown}`
+      : '') +
+    (options.record === 'after-return'
+      ? ` (record after return) returned-before-record=${figures.returnedBeforeRecord}`
       : '') +
     ` wall=${(wallMs / 1000).toFixed(1)}s`;
   return {
@@ -634,6 +640,11 @@ function parseArgs(argv) {
     naiveReconcile: raw['naive-reconcile'] !== undefined,
     lateCommits: raw['late-commits'] !== undefined,
   };
+  if (raw.record !== undefined) {
+    if (raw.record !== 'before-return' && raw.record !== 'after-return')
+      throw new Error('--record must be before-return or after-return');
+    options.record = raw.record;
+  }
   if (raw['redis-persistence'] !== undefined) {
     if (raw['redis-persistence'] !== 'aof' && raw['redis-persistence'] !== 'none')
       throw new Error('--redis-persistence must be aof or none');

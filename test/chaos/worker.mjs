@@ -24,6 +24,7 @@ import { makeOps } from './ops.mjs';
  *   workerId: string, redisUrl: string, providerUrl: string, n: number, seed: number, todo: number[],
  *   concurrency: number, leaseMs: number, waitMs: number, retries: number, commandTimeoutMs: number,
  *   maxTries: number, naiveReconcile: boolean, resetWindowMs: number, resetUnknownMs?: number,
+ *   record: 'before-return' | 'after-return',
  * }} WorkerConfig
  * @typedef {{ status: number, body: Buffer, replayed: boolean }} Reply
  */
@@ -61,6 +62,8 @@ function count(name) {
 const running = new Map();
 /** @type {Set<string>} `${key}:${token}` of attempts this process finished */
 const finished = new Set();
+/** @type {Set<string>} keys this process has seen a `completed` event for (`record: 'after-return'` figure) */
+const recorded = new Set();
 
 /** Per-operation event trail, shipped with the counts, for the supervisor to explain a violation. @type {unknown[][]} */
 let trail = [];
@@ -75,6 +78,7 @@ function onEvent(event) {
   trail.push([Date.now(), refOf.get(key) ?? key, config.workerId, process.pid, type, JSON.stringify(detail)]);
   count(event.type);
   if (event.type === 'sent') running.set(event.key, event.token);
+  if (event.type === 'completed') recorded.add(event.key);
   if (event.type === 'completed' || event.type === 'released' || event.type === 'unknown') {
     const token = running.get(event.key);
     if (token !== undefined) finished.add(`${event.key}:${token}`);
@@ -176,6 +180,7 @@ const idem = createIdempotency({
   lease: config.leaseMs,
   ttl: '1h',
   wait: { timeout: config.waitMs },
+  record: config.record,
   routes: [
     { match: 'POST /native/*', provider: 'stripe' },
     { match: 'POST /plain/rec/*', reconcile },
@@ -313,12 +318,16 @@ async function runOp(index) {
     );
     try {
       const reply = await post(client, op);
+      const key = keyOf.get(op.ref);
+      // Answered live before this process saw the record land: the off-path gap really happened.
+      if (!reply.replayed && reply.status < 300 && key !== undefined && !recorded.has(key))
+        count('offpath:returned-before-record');
       const sha = createHash('sha256').update(reply.body).digest('hex');
       return {
         t: 'done',
         index,
         outcome: 'ok',
-        key: keyOf.get(op.ref),
+        key,
         status: reply.status,
         sha,
         replayed: reply.replayed,
@@ -370,7 +379,8 @@ async function lane() {
 }
 await Promise.all(Array.from({ length: config.concurrency }, lane));
 
-// Flush the last counts, then leave.
+// The records still being written (`record: 'after-return'`), then the last counts; then leave.
+await idem.flush();
 await new Promise((resolve) => setImmediate(resolve));
 process.send?.({ t: 'events', counts: pending }, () => {
   process.send?.({ t: 'finished' }, () => process.exit(0));

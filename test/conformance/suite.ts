@@ -28,7 +28,7 @@ export function runConformance(driver: ClientDriver, errors: NativeErrorShape): 
     });
     afterEach(async () => {
       await Promise.all(open.splice(0).map((client) => client.close()));
-      for (const idem of idems.splice(0)) idem.close();
+      await Promise.all(idems.splice(0).map((idem) => idem.close()));
       server.reset();
     });
     afterAll(async () => {

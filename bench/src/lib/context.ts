@@ -89,8 +89,8 @@ export async function createContext(
     memoryIdem(options = {}) {
       const store = memoryStore();
       const idem = createIdempotency({ store, ...options });
-      closers.push(() => {
-        idem.close();
+      closers.push(async () => {
+        await idem.close();
         store.close();
       });
       return idem;
@@ -108,7 +108,7 @@ export async function createContext(
       const store = redisStore({ client });
       const idem = createIdempotency({ store, ...rest });
       closers.push(async () => {
-        idem.close();
+        await idem.close();
         await store.close?.();
         client.disconnect();
       });

@@ -280,7 +280,7 @@ export async function derivation(ctx: Context): Promise<Section[]> {
     const after = process.memoryUsage().heapUsed;
     release();
     await Promise.all(pending);
-    engine.close();
+    await engine.close();
     store.close();
     memRows.push([
       'engine: execute() calls in flight (record, in-flight map, lease timer, promises)',

@@ -75,7 +75,7 @@ describe('oncely resolve against a racing engine and a racing operator', () => {
     const again = await idem.execute(charge(body), send);
     expect(again.replayed).toBe(true);
     expect(send.calls).toBe(1);
-    idem.close();
+    await idem.close();
   });
 
   it('two resolve --as completed at once: exactly one wins, the other exits 4', async () => {

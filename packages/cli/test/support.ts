@@ -71,7 +71,7 @@ export async function fixture(name: string, namespace = NAMESPACE): Promise<Fixt
       return path;
     },
     async close() {
-      idem.close();
+      await idem.close();
       await store.close();
       await deletePrefix(client, prefix);
       client.disconnect();

@@ -36,6 +36,8 @@ export interface ResolvedConfig {
   sealer: Sealer | undefined;
   redactResponse: IdempotencyOptions['redactResponse'];
   failOpen: boolean;
+  /** `'after-return'`: an executed outcome is recorded off the caller's path (see types.ts `record`). */
+  record: 'before-return' | 'after-return';
 }
 
 /** Validates every option up front: a bad configuration fails at construction, never mid-request. */
@@ -99,6 +101,7 @@ export function resolveConfig(options: IdempotencyOptions): ResolvedConfig {
     sealer: options.encryption === undefined ? undefined : createSealer(options.encryption),
     redactResponse: checkFunction(options.redactResponse, 'redactResponse'),
     failOpen: options.onStoreError === 'fail-open',
+    record: recordOption(options.record),
   };
 }
 
@@ -171,5 +174,12 @@ function sdkKeyOption(value: IdempotencyOptions['sdkKeys']): ReadonlyArray<strin
   ) {
     throw new ConfigError('sdkKeys must be an array of non-empty key prefixes (strings) or RegExps');
   }
+  return value;
+}
+
+function recordOption(value: IdempotencyOptions['record']): ResolvedConfig['record'] {
+  if (value === undefined) return 'before-return';
+  if (value !== 'before-return' && value !== 'after-return')
+    throw new ConfigError("record must be 'before-return' or 'after-return'");
   return value;
 }

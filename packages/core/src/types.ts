@@ -413,6 +413,20 @@ export interface IdempotencyOptions {
   redactResponse?: ((response: WireResponse, request: RequestView) => WireResponse) | undefined;
   /** Provider presets attached by host (`'auto'`), in addition to route rules. Default: off. */
   providers?: 'auto' | ProviderPreset[] | undefined;
+  /**
+   * When the outcome of an executed call (2xx, 3xx, an executed 4xx) is recorded, relative to
+   * handing the response back. The reservation always precedes the send; only this last write moves.
+   * - `'before-return'` (default): `store.complete` lands first, then the caller gets the response.
+   *   A process that crashes after `execute` returned has its record written.
+   * - `'after-return'`: the caller gets the response as soon as it arrives, one store round trip
+   *   sooner; the record is written in the background. Until it lands the lease keeper keeps the
+   *   key, identical calls in this process get the same response (coalesced), other processes wait.
+   *   A failed write is reported as events (`store-error`, `record-not-written`), as inline. A crash
+   *   in the gap leaves the record `in_flight`: its lease expires and the next attempt reconciles
+   *   it (as after a crash between send and record) — never a second write, but not a plain
+   *   replay either. Await `flush()` (or `close()`) before the process exits. See docs/DESIGN.md §3.
+   */
+  record?: 'before-return' | 'after-return' | undefined;
   /** `'fail-closed'` (default): store down → `StoreUnavailableError`, nothing sent. `'fail-open'` sends unguarded and emits a loud event. */
   onStoreError?: 'fail-closed' | 'fail-open' | undefined;
   onEvent?: ((event: OncelyEvent) => void) | undefined;
@@ -442,6 +456,17 @@ export interface Idempotency {
   readonly namespace: string;
   /** Bodies up to this many bytes are canonicalised; plugins buffer one-shot bodies to the same cap. */
   readonly maxBodyBytes: number;
-  /** Detaches from the store's expiry notifications. The store itself belongs to the caller. */
-  close(): void;
+  /**
+   * Resolves once every outcome recorded in the background (`record: 'after-return'`) for a response
+   * already handed back has been written, or its write has failed and been reported. Later calls
+   * are not waited for: on shutdown, stop issuing calls and await those running, then `flush()`.
+   * Never rejects. With `'before-return'` nothing is ever pending and it resolves at once.
+   */
+  flush(): Promise<void>;
+  /**
+   * Detaches from the store's expiry notifications at once, and returns `flush()`: await it before
+   * closing the store or exiting, or a background record may be cut off (the record then stays
+   * `in_flight` until its lease expires and is reconciled). The store itself belongs to the caller.
+   */
+  close(): Promise<void>;
 }

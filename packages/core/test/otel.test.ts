@@ -401,7 +401,7 @@ describe('instrumentStore', () => {
     );
     expect(timed.size).toBe(1);
     expect(timed.close).toBeTypeOf('function');
-    timed.close();
+    await timed.close();
   });
 
   it('records a failing call with error.type and rethrows it', async () => {

@@ -20,7 +20,7 @@ export const ROUTES: RouteRule[] = [{ match: 'POST /native/*', provider: 'stripe
 export interface Setup {
   idem: Idempotency;
   client: Got;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** A got client with the plugin on a fresh memory store (unless given); `close` frees its sockets. */
@@ -36,9 +36,9 @@ export function setup(
   return {
     idem,
     client,
-    close() {
+    async close() {
       agent.destroy();
-      idem.close();
+      await idem.close();
     },
   };
 }
@@ -67,8 +67,8 @@ export function useFakeServer() {
   beforeAll(async () => {
     current = await startFakeServer();
   });
-  afterEach(() => {
-    for (const one of open.splice(0)) one.close();
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((one) => one.close()));
     current?.reset();
   });
   afterAll(() => current?.close());

@@ -20,8 +20,8 @@ describe('got retry for POST after the write committed', () => {
   beforeAll(async () => {
     server = await startFakeServer();
   });
-  afterEach(() => {
-    current?.close();
+  afterEach(async () => {
+    await current?.close();
     current = undefined;
     server.reset();
   });

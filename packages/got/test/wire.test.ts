@@ -40,8 +40,8 @@ describe('got features around a guarded request', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterEach(() => {
-    for (const one of open.splice(0)) one.close();
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((one) => one.close()));
     received.length = 0;
   });
   afterAll(async () => {

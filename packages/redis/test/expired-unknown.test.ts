@@ -67,7 +67,7 @@ describe('records that expire undecided', () => {
     // Reported once.
     expect(await store.purgeExpired()).toBe(0);
     stop();
-    idem.close();
+    await idem.close();
   });
 
   it('an in_flight record whose owner died (lease expired) and then expired is reported as well', async () => {

@@ -12,7 +12,7 @@ import {
   PayloadMismatchError,
   StoreUnavailableError,
 } from '../errors.js';
-import { keepLease } from '../lease.js';
+import { keepLease, type LeaseKeeper } from '../lease.js';
 import type { ExecuteResult, IdempotencyRecord, WireResponse } from '../types.js';
 import { fetchExisting } from './existing.js';
 import { storedResponse } from './found.js';
@@ -35,10 +35,12 @@ export async function attempt(op: Operation, record: IdempotencyRecord): Promise
   const { store, emit } = op.engine;
   const { key } = op.derived;
   const token = record.fencingToken;
-  const { preset, ttlMs, leaseMs } = op.plan;
+  const { preset, leaseMs } = op.plan;
   const providerKey = providerKeyOf(op.plan, op.derived, record.revision);
   const prepared = prepare(op, providerKey, record.attempts);
   const keeper = keepLease(store, key, token, leaseMs, emit, (askedAt) => leaseGranted(op, askedAt));
+  /** The record is written off the caller's path: the keeper is stopped when it lands, not here. */
+  let handedOff = false;
   try {
     for (let round = 1; ; round++) {
       // The last moment oncely controls before bytes leave: past it, only the provider's key fences.
@@ -58,17 +60,16 @@ export async function attempt(op: Operation, record: IdempotencyRecord): Promise
       }
       const live: ExecuteResult = { response, replayed: false, key, guarded: true };
       switch (classifyResponse(response, preset)) {
-        case 'executed':
-          await settle(op, 'complete', () =>
-            store.complete(key, token, { response: storedResponse(op, response), ttlMs, providerKey }),
-          );
-          emit({
-            type: 'completed',
-            key,
-            status: response.status,
-            providerReplayed: isProviderReplay(response, preset),
-          });
+        case 'executed': {
+          const recording = recordExecuted(op, token, response, providerKey);
+          if (op.engine.config.record === 'after-return') {
+            handedOff = true;
+            inBackground(op, recording, keeper);
+          } else {
+            await recording;
+          }
           return { done: live };
+        }
         case 'not-executed':
           await release(op, token);
           emit({ type: 'released', key, status: response.status, reason: 'not-executed' });
@@ -92,8 +93,53 @@ export async function attempt(op: Operation, record: IdempotencyRecord): Promise
       }
     }
   } finally {
-    keeper.stop();
+    if (!handedOff) keeper.stop();
   }
+}
+
+/** Records an executed outcome (`completed`); a store failure is reported by `settle`, never thrown. */
+async function recordExecuted(
+  op: Operation,
+  token: number,
+  response: WireResponse,
+  providerKey: string | undefined,
+): Promise<void> {
+  const { store, emit } = op.engine;
+  const { key } = op.derived;
+  const { preset, ttlMs } = op.plan;
+  await settle(op, 'complete', () =>
+    store.complete(key, token, { response: storedResponse(op, response), ttlMs, providerKey }),
+  );
+  emit({
+    type: 'completed',
+    key,
+    status: response.status,
+    providerReplayed: isProviderReplay(response, preset),
+  });
+}
+
+/**
+ * `record: 'after-return'`: the response goes back to the caller now; its record is written in the
+ * background. Until the write settles the keeper keeps extending the lease (other processes keep
+ * waiting on a live `in_flight`, nobody takes the key over), `flush()` waits for it, and the
+ * engine's twin map keeps answering identical calls of this process (`op.recorded`). The failure
+ * policy is the inline one (`settle`: events, the record left `in_flight` for its lease to
+ * expire); anything else that would reject is reported too, so nothing rejects unhandled.
+ */
+function inBackground(op: Operation, recording: Promise<void>, keeper: LeaseKeeper): void {
+  const { pending, emit } = op.engine;
+  const { key } = op.derived;
+  const landed: Promise<void> = recording
+    .catch((error: unknown) => {
+      emit({ type: 'store-error', key, operation: 'complete', message: describe(error) });
+      emit({ type: 'record-not-written', key, reason: 'store-unavailable', operation: 'complete' });
+    })
+    .finally(() => {
+      keeper.stop();
+      pending.delete(landed);
+    });
+  pending.add(landed);
+  op.recorded = landed;
 }
 
 /**

@@ -42,6 +42,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     store,
     emit,
     fetch: options.fetch ?? ((url, init) => fetch(url, init)),
+    pending: new Set(),
   };
   // A store that can lose records (Redis without persistence, a flush) says so through this hook.
   const detachStore = store.onStoreEvent?.((event) =>
@@ -109,10 +110,16 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
         const promise = run(op);
         const entry = { fingerprint: derived.fingerprint, promise };
         inflight.set(derived.key, entry);
+        const forget = () => {
+          if (inflight.get(derived.key) === entry) inflight.delete(derived.key);
+        };
         try {
           return await promise;
         } finally {
-          if (inflight.get(derived.key) === entry) inflight.delete(derived.key);
+          // Recorded off the path (`record: 'after-return'`): until the record lands the store
+          // holds it `in_flight`, so identical calls are answered here instead of waiting there.
+          if (op.recorded) void op.recorded.then(forget);
+          else forget();
         }
       }
     }
@@ -198,6 +205,11 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     return { key, fingerprint };
   }
 
+  /** Every background record pending now (`record: 'after-return'`); each settles, none rejects. */
+  async function flush(): Promise<void> {
+    await Promise.all([...engine.pending]);
+  }
+
   return {
     execute,
     isGuarded: (method, url, opts = {}) => planFor(method.toUpperCase(), url, opts) !== undefined,
@@ -205,9 +217,11 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     store,
     namespace: config.namespace,
     maxBodyBytes: config.derive.maxBodyBytes,
+    flush,
     close: () => {
       detach?.();
       detachStore?.();
+      return flush();
     },
   };
 }

@@ -19,6 +19,8 @@ export interface Engine {
   readonly emit: (event: OncelyEvent) => void;
   /** The fetch the existing-resource look-up uses (`options.fetch`, else the global one). */
   readonly fetch: NonNullable<IdempotencyOptions['fetch']>;
+  /** Outcomes being recorded off the callers' path (`record: 'after-return'`): what `flush()` awaits. */
+  readonly pending: Set<Promise<void>>;
 }
 
 /** What a guarded request resolved to: its route, its provider, and the durations that apply. */
@@ -47,6 +49,11 @@ export interface Operation {
   /** Times the loop has looked at the key: looks after the first few are paced (see pacing.ts). */
   looks: number;
   lastLookAt: number;
+  /**
+   * Set when the response was handed back before its record landed (`record: 'after-return'`):
+   * settles (never rejects) once the record is written or its failure reported.
+   */
+  recorded?: Promise<void> | undefined;
 }
 
 /** Either the call is finished, or the loop looks at the key again (with a record already in hand, if any). */

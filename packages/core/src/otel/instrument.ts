@@ -146,6 +146,7 @@ export function instrument(idem: Idempotency, options: InstrumentOptions = {}): 
     get maxBodyBytes() {
       return idem.maxBodyBytes;
     },
+    flush: () => idem.flush(),
     close: () => idem.close(),
   };
 }
