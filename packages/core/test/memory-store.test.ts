@@ -4,6 +4,7 @@ import { storeContract } from '@oncely/core/testing';
 const store = memoryStore();
 storeContract('memory', () => store, { teardown: () => store.close() });
 
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 describe('memory store copies', () => {
@@ -155,6 +156,62 @@ describe('memory store bound (maxRecords): LRU over completed records only', () 
     await write(local, 'fresh'); // over the bound: brief has expired, so it goes, not old
     expect(local.evicted).toBe(0);
     expect(await present(local, ['old', 'brief', 'newer', 'fresh'])).toEqual(['old', 'newer', 'fresh']);
+  });
+
+  it('matches a reference LRU over random operations (undecided records kept, completed evicted LRU first)', async () => {
+    type Op = 'reserve' | 'complete' | 'unknown' | 'get';
+    const ops = fc.array(
+      fc.tuple(fc.constantFrom<Op>('reserve', 'complete', 'unknown', 'get'), fc.integer({ min: 0, max: 7 })),
+      { maxLength: 80 },
+    );
+    await fc.assert(
+      fc.asyncProperty(ops, async (steps) => {
+        const MAX = 3;
+        const local = memoryStore({ maxRecords: MAX });
+        const status = new Map<string, string>(); // the model: key → status
+        const lru: string[] = []; // completed keys, least recently used first
+        const tokens = new Map<string, number>();
+        const used = (key: string) => {
+          const at = lru.indexOf(key);
+          if (at >= 0) lru.splice(at, 1);
+          if (status.get(key) === 'completed') lru.push(key);
+        };
+        const trim = () => {
+          while (status.size > MAX && lru.length > 0) status.delete(lru.shift()!);
+        };
+        for (const [op, n] of steps) {
+          const key = `k${n}`;
+          if (op === 'reserve') {
+            const result = await local.reserve(input(key));
+            expect(result.acquired).toBe(!status.has(key));
+            if (result.acquired) {
+              status.set(key, 'in_flight');
+              tokens.set(key, result.record.fencingToken);
+              trim();
+            } else used(key);
+          } else if (op === 'get') {
+            expect((await local.get(key))?.status).toBe(status.get(key));
+            if (status.has(key)) used(key);
+          } else if (status.get(key) === 'in_flight') {
+            const token = tokens.get(key)!;
+            if (op === 'complete') {
+              await local.complete(key, token, { response: RESPONSE, ttlMs: TTL });
+              status.set(key, 'completed');
+              used(key);
+              trim();
+            } else {
+              await local.markUnknown(key, token, 'reset', TTL);
+              status.set(key, 'unknown');
+            }
+          }
+          const held = new Map<string, string>();
+          for await (const record of local.list()) held.set(record.key, record.status);
+          expect(held).toEqual(status);
+        }
+        local.close();
+      }),
+      { seed: 20261202, numRuns: 200 },
+    );
   });
 
   it('Infinity is unbounded, and the default holds 100 000 records', async () => {

@@ -59,6 +59,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   // keeps insertion order, so a use is delete + set and the eviction candidate is the first key.
   // Undecided records are never in it, so an eviction never walks past them. Kept only if bounded.
   const completed = new Map<string, IdempotencyRecord>();
+  // One iterator kept across evictions: every entry it has passed was evicted or moved to the end,
+  // so its next entry is the least recently used. A fresh iterator per eviction would skip again
+  // every slot deleted since the Map last compacted (V8 leaves holes), O(n) per eviction. A Map
+  // iterator sees entries set after it was made; once done it stays done, and is then remade.
+  let oldest = completed.entries();
   let evicted = 0;
   // No record expires before this (a lower bound: lowered on every write, made exact by a full
   // pass), so an eviction knows in O(1) whether an expired record could be dropped instead.
@@ -107,8 +112,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     if (records.size <= maxRecords) return;
     const now = Date.now();
     if (now >= earliestExpiry && evictionsSincePass >= passEvery) purge(now);
-    for (const [key, record] of completed) {
-      if (records.size <= maxRecords) return;
+    while (records.size > maxRecords) {
+      let step = oldest.next();
+      if (step.done) {
+        oldest = completed.entries();
+        step = oldest.next();
+        // Only undecided records are left: the store stays over its bound rather than drop one.
+        if (step.done) return;
+      }
+      const [key, record] = step.value;
       if (record.expiresAt <= now) drop(key, record, now);
       else {
         remove(key);
@@ -116,7 +128,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         evictionsSincePass++;
       }
     }
-    // Only undecided records are left: the store stays over its bound rather than drop one.
   }
 
   function drop(key: string, record: IdempotencyRecord, now: number): void {
