@@ -24,14 +24,17 @@ export interface MemoryStoreOptions {
   /**
    * How many records the store holds before it evicts the least recently used **completed** ones
    * ("used": replayed or read by `reserve`/`get`, or written). A positive integer, or `Infinity`
-   * for no bound. Default 100 000 (about 75 MiB with small responses; a process writing more
-   * than that within one `ttl` wants `@oncely/redis`).
+   * for no bound (as before this option). Default 100 000: about 110 MiB of heap with small
+   * responses (measured ~1.1 KiB per record), so the embedded default cannot grow a process
+   * without end, and far more than a test, script or small job writes within one `ttl`; a
+   * process that writes more than that per `ttl` and needs every replay wants `@oncely/redis`.
    *
    * Evicting a completed record only loses a future deduplication: the same call made again is
    * sent again, as after its `ttl`. `in_flight` and `unknown` records are never evicted (that
    * could let a second write through), so with only those left the store holds more than
-   * `maxRecords`. Expired records are dropped before a live one is evicted. The bound counts
-   * records, not bytes: a stored response can be up to `maxResponseBytes`.
+   * `maxRecords`. Expired records are dropped before a live one is evicted (see DESIGN §2 for
+   * the one exception). The bound counts records, not bytes: a stored response can be up to
+   * `maxResponseBytes`. Each operation is O(1) (eviction amortized). `evicted` counts evictions.
    */
   maxRecords?: number | undefined;
 }
