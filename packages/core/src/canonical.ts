@@ -81,13 +81,16 @@ function isJsonType(type: string): boolean {
   return JSON_TYPES.has(type) || type.endsWith('+json');
 }
 
-/** Which canonical form a content type selects: one parse of the header per body. */
+/** Which canonical form a content type selects: one parse per distinct header value. */
 function bodyType(contentType: string | undefined): 'json' | 'form' | 'other' {
-  if (!contentType) return 'other';
+  return contentType ? bodyTypeOf(contentType) : 'other';
+}
+
+const bodyTypeOf = memoize((contentType: string): 'json' | 'form' | 'other' => {
   const type = mediaType(contentType);
   if (isJsonType(type)) return 'json';
   return type === 'application/x-www-form-urlencoded' ? 'form' : 'other';
-}
+}, 256);
 
 /**
  * The media type as the fingerprint reads it: the same bytes as `application/merge-patch+json`
