@@ -52,7 +52,13 @@ export interface PickedValue {
 }
 
 export type JsonScan =
-  | { ok: true; canonical: string; picked: Map<string, PickedValue> | undefined }
+  | {
+      ok: true;
+      canonical: string;
+      picked: Map<string, PickedValue> | undefined;
+      /** The canonical text is ASCII: its UTF-8 length is its length (the hash needs no count). */
+      ascii: boolean;
+    }
   | { ok: false; reason: 'invalid' }
   | { ok: false; reason: 'duplicate'; member: string }
   | { ok: false; reason: 'deep' };
@@ -66,6 +72,8 @@ let n = 0;
 let nextBackslash = -1;
 /** Whether the text holds a raw control character anywhere: checked once, not per string. */
 let mayHoldControl = false;
+/** Whether a string token with an escape was normalised (its text may be other than the input's). */
+let normalised = false;
 /** Whether the string token just scanned held an escape (set by `stringToken`). */
 let escaped = false;
 let picked: Map<string, PickedValue> | undefined;
@@ -103,7 +111,11 @@ export function scanJson(text: string, paths?: JsonPathRequest): JsonScan {
   nextBackslash = -1;
   // Outside strings only tab, LF and CR may appear (as whitespace); inside, none may. One native
   // test over the whole text spares one per string token for compact JSON, the common case.
-  mayHoldControl = CONTROL.test(text);
+  // Printable ASCII only (compact JSON, the usual body): one test answers both whether a string
+  // may hold a control character and whether the canonical text is ASCII.
+  const plain = !NOT_PLAIN.test(text);
+  mayHoldControl = !plain && CONTROL.test(text);
+  normalised = false;
   picked = undefined;
   depth = 0;
   top = 0;
@@ -115,7 +127,8 @@ export function scanJson(text: string, paths?: JsonPathRequest): JsonScan {
     const canonical = canon ?? s.slice(start, i);
     skipSpace();
     if (i !== n) return { ok: false, reason: 'invalid' };
-    return { ok: true, canonical, picked };
+    // Made of input characters only (no escape rewritten, `\u00e9` becomes `é`): ASCII if the input is.
+    return { ok: true, canonical, picked, ascii: plain && !normalised };
   } catch (error) {
     if (error instanceof DuplicateMember) return { ok: false, reason: 'duplicate', member: error.member };
     if (error instanceof TooDeep) return { ok: false, reason: 'deep' };
@@ -197,6 +210,7 @@ function stringToken(p: number): number {
   }
   nextBackslash = -1;
   escaped = true;
+  normalised = true;
   // JSON.parse validates the escapes (a SyntaxError means not JSON); JSON.stringify writes them
   // as every serialiser of a parsed value would (`\u0041` → `A`, a lone surrogate stays escaped).
   const raw = s.slice(p, k + 1);
@@ -208,6 +222,8 @@ function stringToken(p: number): number {
 /** Raw control characters are not JSON (they must be escaped), as JSON.parse would say. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: that is what it looks for
 const CONTROL = /[\u0000-\u001f]/;
+/** Anything but printable ASCII: a control character or a non-ASCII one. */
+const NOT_PLAIN = /[^\u0020-\u007f]/;
 
 /** The number at `p`: the index after it (its canonical text is the input, digits as written). */
 function numberEnd(p: number): number {
