@@ -67,6 +67,11 @@ export interface CanonicalBody {
   ambiguous?: string | undefined;
   /** json: the JSON text scanned (BOM dropped). form: the body as a byte string. */
   source?: string | undefined;
+  /**
+   * The UTF-8 length of `canonical` when known without counting (ASCII canonical JSON, a
+   * serialised value whose size was checked): the fingerprint hash then needs no second count.
+   */
+  canonicalBytes?: number | undefined;
 }
 
 const EMPTY: CanonicalBody = { kind: 'none', canonical: '', parsed: undefined, text: undefined };
@@ -81,13 +86,16 @@ function isJsonType(type: string): boolean {
   return JSON_TYPES.has(type) || type.endsWith('+json');
 }
 
-/** Which canonical form a content type selects: one parse of the header per body. */
+/** Which canonical form a content type selects: one parse per distinct header value. */
 function bodyType(contentType: string | undefined): 'json' | 'form' | 'other' {
-  if (!contentType) return 'other';
+  return contentType ? bodyTypeOf(contentType) : 'other';
+}
+
+const bodyTypeOf = memoize((contentType: string): 'json' | 'form' | 'other' => {
   const type = mediaType(contentType);
   if (isJsonType(type)) return 'json';
   return type === 'application/x-www-form-urlencoded' ? 'form' : 'other';
-}
+}, 256);
 
 /**
  * The media type as the fingerprint reads it: the same bytes as `application/merge-patch+json`
@@ -213,8 +221,9 @@ export function canonicalBody(
   }
   // A JSON-able value handed to execute() directly.
   const text = stringifyValue(body);
-  checkSize(Buffer.byteLength(text), maxBytes);
-  return { kind: 'json', canonical: text, parsed: body, text, source: text };
+  const bytes = Buffer.byteLength(text);
+  checkSize(bytes, maxBytes);
+  return { kind: 'json', canonical: text, parsed: body, text, source: text, canonicalBytes: bytes };
 }
 
 function isArrayBuffer(body: object): body is ArrayBuffer | SharedArrayBuffer {
@@ -228,7 +237,11 @@ function canonicalJsonText(raw: string): CanonicalBody {
   // A UTF-8 BOM is no part of the JSON text (RFC 8259 §8.1 lets parsers ignore it; users expect that).
   const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
   const scan = scanJson(text);
-  if (scan.ok) return new ParsedOnRead('json', scan.canonical, text, text, parseJson);
+  if (scan.ok) {
+    const body = new ParsedOnRead('json', scan.canonical, text, text, parseJson);
+    if (scan.ascii) body.canonicalBytes = scan.canonical.length;
+    return body;
+  }
   // Declared JSON but not JSON (or ambiguous): the bytes themselves are the identity.
   return {
     kind: 'bytes',
@@ -260,6 +273,8 @@ function parseJson(text: string): unknown {
 class ParsedOnRead implements CanonicalBody {
   private value: unknown;
   private done = false;
+  /** Set by the creator when known; a copy with another canonical text does not inherit it. */
+  canonicalBytes: number | undefined = undefined;
   constructor(
     readonly kind: BodyKind,
     readonly canonical: string,

@@ -120,14 +120,17 @@ export function derive(
     body = canonicalWithout(body, rule.ignore);
   // A body we cannot read (stream) is identified by the explicit key alone; its fingerprint names
   // the route and the media type only.
-  const fingerprint = hashParts([
-    'fp',
-    method,
-    target,
-    body ? body.kind : 'unreadable',
-    mediaOf(contentType, body),
-    body ? body.canonical : '',
-  ]);
+  const fingerprint = hashParts(
+    [
+      'fp',
+      method,
+      target,
+      body ? body.kind : 'unreadable',
+      mediaOf(contentType, body),
+      body ? body.canonical : '',
+    ],
+    body?.canonicalBytes,
+  );
 
   let material: string[];
   if (explicitKey !== undefined) material = ['explicit', explicitKey];

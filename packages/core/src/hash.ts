@@ -4,10 +4,11 @@ import { hash } from 'node:crypto';
  * SHA-256 (hex) over an unambiguous encoding of `parts`: each part is prefixed with its
  * byte length, so `['a', 'bc']` and `['ab', 'c']` never hash alike.
  */
-export function hashParts(parts: ReadonlyArray<string | Uint8Array>): string {
+export function hashParts(parts: ReadonlyArray<string | Uint8Array>, lastBytes?: number): string {
   // One input and one one-shot hash: each `update` of a streaming hash crosses into C++, and
   // that crossing, not SHA-256 itself, was most of the cost for key-sized inputs.
-  if (parts.every((part) => typeof part === 'string')) return hash('sha256', encodeParts(parts), 'hex');
+  if (parts.every((part) => typeof part === 'string'))
+    return hash('sha256', encodeParts(parts, lastBytes), 'hex');
   const chunks: Buffer[] = [];
   for (const part of parts) {
     const bytes =
@@ -19,10 +20,18 @@ export function hashParts(parts: ReadonlyArray<string | Uint8Array>): string {
   return hash('sha256', Buffer.concat(chunks), 'hex');
 }
 
-/** The length-prefixed encoding `hashParts` hashes, for string parts. */
-export function encodeParts(parts: readonly string[]): string {
+/**
+ * The length-prefixed encoding `hashParts` hashes, for string parts. `lastBytes`: the UTF-8 length
+ * of the last part, when the caller knows it (a canonical body): counting a 1 KiB body cost about
+ * a tenth of its key derivation.
+ */
+export function encodeParts(parts: readonly string[], lastBytes?: number): string {
   let text = '';
-  for (const part of parts) text += `${Buffer.byteLength(part)}:${part}`;
+  const last = parts.length - 1;
+  for (let k = 0; k <= last; k++) {
+    const part = parts[k]!;
+    text += `${k === last && lastBytes !== undefined ? lastBytes : Buffer.byteLength(part)}:${part}`;
+  }
   return text;
 }
 

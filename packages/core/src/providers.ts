@@ -32,11 +32,35 @@ export function resolvePreset(
   return preset;
 }
 
-/** The preset whose hosts (and paths, if it lists any) cover this URL (for `providers: 'auto'`). */
+/**
+ * The preset whose hosts (and paths, if it lists any) cover this URL (for `providers: 'auto'`).
+ * Asked on every write: no presets (the default) answers without parsing the URL, and the answer
+ * for a list is remembered per target (a URL parse cost as much as the rest of planning a write).
+ */
 export function presetForHost(
   presets: readonly ProviderPreset[],
   target: string,
 ): ProviderPreset | undefined {
+  if (presets.length === 0) return undefined;
+  let known = presetsByTarget.get(presets);
+  if (!known) {
+    known = new Map();
+    presetsByTarget.set(presets, known);
+  }
+  let found = known.get(target);
+  if (found === undefined) {
+    found = findPreset(presets, target) ?? null;
+    if (known.size >= PRESET_TARGETS_MAX) known.delete(known.keys().next().value as string);
+    known.set(target, found);
+  }
+  return found ?? undefined;
+}
+
+/** Per list of presets (one per engine configuration), the preset of each target lately asked (`null`: none). */
+const presetsByTarget = new WeakMap<readonly ProviderPreset[], Map<string, ProviderPreset | null>>();
+const PRESET_TARGETS_MAX = 512;
+
+function findPreset(presets: readonly ProviderPreset[], target: string): ProviderPreset | undefined {
   const { hostname, pathname } = new URL(target);
   return presets.find(
     (preset) =>
