@@ -29,15 +29,16 @@ end
 local function num(n) return string.format('%.0f', n) end
 
 -- Plain finds (memchr) and substrings: a Lua pattern over the whole value would walk the response
--- char by char, the costliest part of a transition.
+-- char by char. The response itself is only copied out when a transition rewrites a record that
+-- has one (r.response nil: as stored): a long string costs about 2 µs to make in Redis' Lua.
 local function parse(v)
   local e1 = string.find(v, '\\n', 1, true)
   local e2 = string.find(v, '\\n', e1 + 1, true)
   local e3 = string.find(v, '\\n', e2 + 1, true)
   local e4 = string.find(v, '\\n', e3 + 1, true)
   local e5 = string.find(v, '\\n', e4 + 1, true)
-  local r = {ident = string.sub(v, e1 + 1, e2 - 1), pk = string.sub(v, e2 + 1, e3 - 1),
-    grant = string.sub(v, e3 + 1, e4 - 1), audit = string.sub(v, e4 + 1, e5 - 1), response = string.sub(v, e5 + 1)}
+  local r = {v = v, e5 = e5, ident = string.sub(v, e1 + 1, e2 - 1), pk = string.sub(v, e2 + 1, e3 - 1),
+    grant = string.sub(v, e3 + 1, e4 - 1), audit = string.sub(v, e4 + 1, e5 - 1)}
   local expires
   r.status, r.token, r.lease_until, expires, r.created, r.updated, r.attempts, r.revision, r.waiters, r.owner =
     string.match(string.sub(v, 1, e1 - 1), '^([%a_]+)|(%d+)|(%d*)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d)|(.*)$')
@@ -46,9 +47,11 @@ local function parse(v)
 end
 
 local function pack(r)
+  local response = r.response
+  if not response then response = string.sub(r.v, r.e5 + 1) end
   return r.status .. '|' .. r.token .. '|' .. r.lease_until .. '|' .. num(r.expires) .. '|' .. r.created .. '|' ..
     r.updated .. '|' .. r.attempts .. '|' .. r.revision .. '|' .. r.waiters .. '|' .. r.owner .. '\\n' ..
-    r.ident .. '\\n' .. r.pk .. '\\n' .. r.grant .. '\\n' .. r.audit .. '\\n' .. r.response
+    r.ident .. '\\n' .. r.pk .. '\\n' .. r.grant .. '\\n' .. r.audit .. '\\n' .. response
 end
 
 -- The record if it is there and not expired; else nil, and the expired undecided record still lingering.
@@ -213,7 +216,36 @@ function script<const K extends string, const A extends string = never>(table: {
   lua: string;
 }): Script<K, A> {
   const { name, keys, argv = [], leaseRules = false, lua } = table;
-  return { name, keys, argv, body: lua, source: PRELUDE + (leaseRules ? LEASE_RULES : '') + lua };
+  return { name, keys, argv, body: lua, source: helpersFor(lua) + (leaseRules ? LEASE_RULES : '') + lua };
+}
+
+/** The prelude's helpers (blank-line separated, each with the comments above it), in their order. */
+const HELPERS = PRELUDE.split(/\n\s*\n/)
+  .filter((chunk) => chunk.trim() !== '')
+  .map((chunk) => ({
+    names: [...chunk.matchAll(/local function (\w+)/g)].map((match) => match[1]!),
+    lua: `${chunk.trim()}\n`,
+  }));
+
+/**
+ * Only the helpers a body calls (and those they call): Redis runs the whole chunk on every call,
+ * and each helper defined is a closure made per call (about 0.2 µs each, measured).
+ */
+function helpersFor(lua: string): string {
+  const used = new Set<(typeof HELPERS)[number]>();
+  let text = lua;
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const helper of HELPERS) {
+      if (used.has(helper) || !helper.names.some((name) => new RegExp(`\\b${name}\\(`).test(text))) continue;
+      used.add(helper);
+      text += helper.lua;
+      grew = true;
+    }
+  }
+  return `\n${HELPERS.filter((helper) => used.has(helper))
+    .map((helper) => helper.lua)
+    .join('')}`;
 }
 
 /** One call of a script: its KEYS and ARGV as lists, in the order of its table. */
