@@ -34,7 +34,9 @@ export interface Context {
   closeAll(): Promise<void>;
   memoryIdem(options?: IdempotencyOptions): Idempotency;
   /** A separate ioredis connection and store per call (as a separate process would have). */
-  redisIdem(options?: { autoPipelining?: boolean; port?: number } & IdempotencyOptions): Promise<Idempotency>;
+  redisIdem(
+    options?: { autoPipelining?: boolean; port?: number; cacheRecords?: number } & IdempotencyOptions,
+  ): Promise<Idempotency>;
   /** `@redis/client` connection for Powertools (to `port`, default the bench's redis-server). */
   nodeRedis(port?: number): Promise<RedisClient>;
   /** axios guarded by oncely: `@oncely/axios` when it is there, else the bench's core-only adapter. */
@@ -97,7 +99,7 @@ export async function createContext(
     },
     async redisIdem(options = {}) {
       if (!redisStore) throw new Error('@oncely/redis is not available');
-      const { autoPipelining = false, port = redis.port, ...rest } = options;
+      const { autoPipelining = false, port = redis.port, cacheRecords, ...rest } = options;
       const client = new Redis({
         host: '127.0.0.1',
         port,
@@ -105,7 +107,12 @@ export async function createContext(
         lazyConnect: true,
       });
       await client.connect();
-      const store = redisStore({ client });
+      const store = redisStore({
+        client,
+        ...(cacheRecords === undefined
+          ? {}
+          : { cache: cacheRecords === 0 ? false : { maxRecords: cacheRecords } }),
+      });
       const idem = createIdempotency({ store, ...rest });
       closers.push(async () => {
         await idem.close();

@@ -96,7 +96,7 @@ export function renderMarkdown(machine: Machine, sections: Section[], chartFile:
   out.push('');
   const targets = sections.flatMap((s) => s.targets);
   if (targets.length) {
-    out.push('## Targets of issue 7');
+    out.push('## Targets (issues 7 and 15)');
     out.push('');
     out.push(
       markdownTable({

@@ -14,7 +14,8 @@ export async function replays(ctx: Context): Promise<Section> {
   const url = (v: string) => `${ctx.server.base}/s2/${v}`;
   const body = (v: string, i: number) => makeBody(`${ctx.runId}-s2-${v}-${i}`, BODY_BYTES);
 
-  const replayVariants: Array<Variant & { path: string }> = [];
+  /** `write` (when given) writes the record the timed `op` replays; else `op` does both. */
+  const replayVariants: Array<Variant & { path: string; write?: (i: number) => Promise<unknown> }> = [];
   const memory = ctx.oncelyAxios(ctx.memoryIdem({ namespace: 's2m' }));
   replayVariants.push({
     name: 'oncely + memory',
@@ -22,11 +23,21 @@ export async function replays(ctx: Context): Promise<Section> {
     op: (i) => memory.post(url('mem'), body('mem', i)),
   });
   if (ctx.redisStore) {
-    const redis = ctx.oncelyAxios(await ctx.redisIdem({ namespace: 's2r' }));
+    // The process that wrote the records keeps them (sized like Powertools' local cache below).
+    const redis = ctx.oncelyAxios(await ctx.redisIdem({ namespace: 's2r', cacheRecords: total + 10 }));
     replayVariants.push({
       name: 'oncely + Redis',
       path: 'redis',
       op: (i) => redis.post(url('redis'), body('redis', i)),
+    });
+    // Another process replaying them: its own store instance and connection, nothing in its copies.
+    const writer = ctx.oncelyAxios(await ctx.redisIdem({ namespace: 's2x', cacheRecords: 0 }));
+    const other = ctx.oncelyAxios(await ctx.redisIdem({ namespace: 's2x', cacheRecords: 0 }));
+    replayVariants.push({
+      name: 'oncely + Redis, another process',
+      path: 'redisx',
+      write: (i) => writer.post(url('redisx'), body('redisx', i)),
+      op: (i) => other.post(url('redisx'), body('redisx', i)),
     });
   } else s.notes.push('oncely + Redis: skipped, `@oncely/redis` has no `redisStore` yet.');
   const pt = powertoolsPost(await ctx.nodeRedis(), bareAxios(), { keyPrefix: `s2-${ctx.runId}` });
@@ -47,7 +58,7 @@ export async function replays(ctx: Context): Promise<Section> {
   });
 
   ctx.log(`s2: writing ${total} records per variant`);
-  for (let i = 0; i < total; i++) for (const v of replayVariants) await v.op(i);
+  for (let i = 0; i < total; i++) for (const v of replayVariants) await (v.write ?? v.op)(i);
   const before = new Map<string, number>();
   for (const v of replayVariants) before.set(v.name, await ctx.server.count(`/s2/${v.path}`));
 
@@ -77,25 +88,30 @@ export async function replays(ctx: Context): Promise<Section> {
   const rs = stats.get('oncely + Redis');
   const ratio = rs ? rs.median / pts.median : Number.NaN;
   s.notes.push(`**oncely+Redis replay ÷ Powertools replay = ${fmtRatio(ratio)}** (target ≤ 0.5×).`);
+  const rx = stats.get('oncely + Redis, another process');
+  const ratioOther = rx ? rx.median / pts.median : Number.NaN;
   s.notes.push(
-    'oncely replays in one round trip (a script that finds the completed record), Powertools in two ' +
-      '(SET NX fails, then GET): the saved round trip pays off when round trips cost something (scenario 8).',
+    `"oncely + Redis" is the process that wrote the records: it answers from its copies of completed records ` +
+      `(0 round trips; \`redisStore({ cache })\`, on by default, sized here like Powertools' local cache). ` +
+      `"another process" replays records it never saw: one round trip each (a script that finds the completed ` +
+      `record), ${fmtRatio(ratioOther)} of Powertools, which needs two (SET NX fails, then GET).`,
   );
   s.notes.push(
     leaked.length
       ? `WARNING: replays reached the server: ${leaked.join(', ')}.`
       : 'Checked: no replay reached the downstream server.',
   );
-  s.notes.push(
-    'oncely has no in-process cache of completed records: its memory-store row is the in-process figure. ' +
-      'Powertools + local cache answers from an LRU of completed records in the process (0 round trips), ' +
-      'which only helps the process that wrote the record.',
-  );
   s.targets.push({
     what: 'replay: oncely+Redis ÷ Powertools+Redis (median)',
     target: '≤ 0.5×',
     measured: `${fmtRatio(ratio)} (${fmtMs(rs?.median ?? Number.NaN)} vs ${fmtMs(pts.median)} ms)`,
     met: Number.isFinite(ratio) ? ratio <= 0.5 : undefined,
+  });
+  s.targets.push({
+    what: 'replay from another process: oncely+Redis ÷ Powertools+Redis (median)',
+    target: '≤ 0.5×',
+    measured: `${fmtRatio(ratioOther)} (${fmtMs(rx?.median ?? Number.NaN)} vs ${fmtMs(pts.median)} ms)`,
+    met: Number.isFinite(ratioOther) ? ratioOther <= 0.5 : undefined,
   });
   s.ratios.push(
     { label: 'replay: oncely+Redis / Powertools+Redis', value: ratio, target: 0.5, better: 'lower' },
