@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { makeBody } from '../lib/bodies.js';
 import { bareAxios, powertoolsPost } from '../lib/clients.js';
 import type { Context } from '../lib/context.js';
@@ -20,6 +21,61 @@ export async function roundTrips(ctx: Context): Promise<Section> {
   } else s.notes.push('oncely + Redis: skipped, `@oncely/redis` has no `redisStore` yet.');
   const pt = powertoolsPost(await ctx.nodeRedis(), bareAxios(), { keyPrefix: `s3-${ctx.runId}` });
   libraries.push({ name: 'Powertools + Redis', post: (i) => pt({ url: url('pt'), body: body('pt', i) }) });
+  // The floor of any design with one script per transition: two EVALSHAs carrying reserve's and
+  // complete's KEYS and ARGV (same sizes) that do nothing.
+  const floor = new Redis({ host: '127.0.0.1', port: ctx.redis.port });
+  const empty = String(await floor.script('LOAD', "return {'ok','0'}"));
+  const identity = JSON.stringify([
+    `s3:${'a'.repeat(64)}`,
+    'b'.repeat(64),
+    'c'.repeat(64),
+    'POST',
+    url('redis'),
+  ]);
+  const response = JSON.stringify({
+    status: 201,
+    headers: { 'content-type': 'application/json' },
+    body: 'x'.repeat(1400),
+  });
+  libraries.push({
+    name: 'empty scripts (the floor)',
+    post: async (i) => {
+      const tag = `{s3:floor:${i}}`;
+      await floor.evalsha(
+        empty,
+        4,
+        `${tag}:rec`,
+        'epoch',
+        'undecided',
+        `${tag}:gone`,
+        identity,
+        'o'.repeat(36),
+        30000,
+        86400000,
+        '',
+        86400000,
+        'abcdef.0|1796307690735543|0|0|0',
+        'abcdef.1',
+        60000,
+        86400000,
+      );
+      await floor.evalsha(
+        empty,
+        2,
+        `${tag}:rec`,
+        'undecided',
+        '1796307690735543',
+        'o'.repeat(36),
+        response,
+        '1796307690735',
+        86400000,
+        '',
+        '',
+        `${tag}:done`,
+        '0',
+      );
+    },
+  });
 
   const rows: string[][] = [];
   const perWrite = new Map<string, { commands: number; usec: number }>();
@@ -27,7 +83,10 @@ export async function roundTrips(ctx: Context): Promise<Section> {
   for (const lib of libraries) {
     // one warm-up write so connection set-up (SCRIPT LOAD, HELLO, …) is not counted
     await lib.post(-1);
-    for (const phase of ['fresh write', 'replay'] as const) {
+    const phases = lib.name.startsWith('empty')
+      ? (['fresh write'] as const)
+      : (['fresh write', 'replay'] as const);
+    for (const phase of phases) {
       const counted = await countCommands(ctx.redis.port, ctx.redis.admin, ops, probe, async (from, to) => {
         for (let i = from; i < to; i++) await lib.post(i);
       });
@@ -56,6 +115,7 @@ export async function roundTrips(ctx: Context): Promise<Section> {
       ]);
     }
   }
+  floor.disconnect();
   ctx.log(`s3: counted ${ops} writes and ${ops} replays per library`);
   const o = perWrite.get('oncely + Redis|fresh write');
   const p = perWrite.get('Powertools + Redis|fresh write');
