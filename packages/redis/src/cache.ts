@@ -12,6 +12,12 @@ import type { IdempotencyRecord } from '@oncely/core';
 export class CompletedCache {
   private readonly entries = new Map<string, { record: IdempotencyRecord; until: number; offset: number }>();
   private live = false;
+  /**
+   * Moves on every drop and every loss of the subscription. A read that was on its way meanwhile
+   * may carry the record as it was before the change: its copy is not kept (`put` with the stamp
+   * taken before the read).
+   */
+  stamp = 0;
 
   constructor(private readonly maxRecords: number) {}
 
@@ -22,15 +28,16 @@ export class CompletedCache {
   /** The subscription to the changed channel is live (or was lost: every copy goes). */
   setLive(live: boolean): void {
     this.live = live;
+    this.stamp++;
     if (!live) this.entries.clear();
   }
 
   /**
    * Keeps a copy of a completed record read at Redis time `now`, asked at `askedAt`
-   * (`performance.now()`).
+   * (`performance.now()`) when the stamp was `stamp`.
    */
-  put(record: IdempotencyRecord, now: number, askedAt: number): void {
-    if (!this.live || record.status !== 'completed' || this.maxRecords <= 0) return;
+  put(record: IdempotencyRecord, now: number, askedAt: number, stamp: number): void {
+    if (!this.live || stamp !== this.stamp || record.status !== 'completed' || this.maxRecords <= 0) return;
     const until = askedAt + (record.expiresAt - now);
     if (until <= performance.now()) return;
     this.entries.delete(record.key);
@@ -53,6 +60,7 @@ export class CompletedCache {
   }
 
   drop(key: string): void {
+    this.stamp++;
     this.entries.delete(key);
   }
 

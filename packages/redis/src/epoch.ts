@@ -3,9 +3,10 @@ import type { Reply } from './record.js';
 
 /**
  * The store epoch: a key (`<prefix>epoch`; on Cluster one per slot, see keys.ts) holding
- * `<id>|<generation>|<at>|<refuseUntil>|<unknownUntil>`. Written once at first use, its generation
- * bumped by every grant (reserve, takeOver) in the grant's own script; the new generation is the
- * grant's fencing token (scripts.ts, epoch_grant). A store instance remembers the epoch it saw
+ * `<id>|<generation>|<at>|<refuseUntil>|<unknownUntil>`, written at first use and when a loss is
+ * found; its generations are counted by `<epoch key>:<id>` (INCR by every grant, in the grant's own
+ * script; the new value is the grant's fencing token, scripts.ts epoch_grant; the text's own
+ * generation is only where the counter started). A store instance remembers the epoch it saw
  * per epoch key, with the highest generation; a grant that finds the epoch missing
  * (Redis flushed or restarted without persistence), replaced, or at an older generation (restarted
  * from an older snapshot or AOF, failed over to a replica that lagged) knows Redis lost writes.

@@ -11,9 +11,9 @@ export interface Hold {
   staleAfter: number;
   /** The record as granted, the base of the completed one (complete replies without it). */
   record: IdempotencyRecord;
-  /** Redis' clock in the grant's reply, and when (`performance.now()`) the grant was asked. */
+  /** Redis' clock in the grant's reply, and when (`performance.now()`) that reply arrived. */
   redisNow: number;
-  askedAt: number;
+  answeredAt: number;
 }
 
 /** Leases granted through this store, so a later write can be checked against owner and lock. */

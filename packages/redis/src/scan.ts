@@ -60,7 +60,15 @@ export async function sweepExpired(
     } else found.index.push(keysFor(prefix, '').index);
     for await (const name of scanKeys(client, patterns.gone)) found.gone.push(name);
   });
-  const expired: IdempotencyRecord[] = [];
+  // Each record is reported as soon as its script handed it back (and deleted it): a later call
+  // failing must not lose the reports of those already taken out of Redis.
+  let reported = 0;
+  const handedBack = (record: IdempotencyRecord) => {
+    // An in_flight record whose lease outlived it expired as in_flight, not as undecided.
+    if (!expiredUndecided(record)) return;
+    reported++;
+    report(record);
+  };
   const sweep = async (call: ScriptCall, key: string) =>
     parseReply(await runScript(client, call, { operation: 'purgeExpired', key, timeoutMs }));
   for (const index of new Set(found.index)) {
@@ -72,17 +80,14 @@ export async function sweepExpired(
       const key = storeKeyOf(prefix, record);
       if (key === undefined) continue;
       const reply = await sweep(args(SWEEP_RECORD, { index, record }, {}), key);
-      if (reply.outcome === 'expired' && reply.rest[0]) expired.push(unpackRecord(reply.rest[0]));
+      if (reply.outcome === 'expired' && reply.rest[0]) handedBack(unpackRecord(reply.rest[0]));
     }
   }
   for (const gone of new Set(found.gone)) {
     const key = storeKeyOf(prefix, gone);
     if (key === undefined) continue;
     const reply = await sweep(args(SWEEP_GONE, { gone }, {}), key);
-    for (const entry of reply.rest) expired.push(unpackRecord(entry));
+    for (const entry of reply.rest) handedBack(unpackRecord(entry));
   }
-  // An in_flight record whose lease outlived it expired as in_flight, not as undecided.
-  const undecided = expired.filter(expiredUndecided);
-  for (const record of undecided) report(record);
-  return undecided.length;
+  return reported;
 }

@@ -103,60 +103,91 @@ local function epoch_text(e)
   return e.id .. '|' .. num(e.gen) .. '|' .. num(e.at) .. '|' .. num(e.ru) .. '|' .. num(e.uu)
 end
 
--- Judges the stored epoch against the one this store instance knew ('' for none). A missing
--- epoch or a generation older than one already seen means Redis lost writes: a new epoch starts,
--- refusing grants until refuseUntil and presuming absent keys unknown until unknownUntil. An
--- instance that never saw an epoch cannot tell a new Redis from one that lost everything: it just
--- creates one.
-local function epoch_judge(stored, known, fresh, refuse_ms, unknown_ms, now)
+-- Judges the stored epoch against the one this store instance knew (k, nil for none), with the
+-- generation its counter just gave (nil when there was no counter to ask). A missing epoch or a
+-- generation not above one already seen means Redis lost writes: a new epoch starts, refusing
+-- grants until refuseUntil and presuming absent keys unknown until unknownUntil. An instance that
+-- never saw an epoch cannot tell a new Redis from one that lost everything: it just creates one.
+local function epoch_judge(stored, k, counted, fresh, refuse_ms, unknown_ms, now)
   local e = parse_epoch(stored) or {}
-  local k = parse_epoch(known)
   e.found = ''
   if k then
     if not e.id then e.found = 'missing'
     elseif e.id ~= k.id then e.found = 'replaced'
-    elseif e.gen < k.gen then e.found = 'rollback' end
+    elseif counted and counted <= k.gen then e.found = 'rollback' end
   end
   if e.found == 'missing' or e.found == 'rollback' then
-    e.id, e.gen, e.at = fresh, e.gen or 0, now
+    e.id, e.at, e.fresh = fresh, now, true
     e.ru, e.uu = math.max(e.ru or 0, now + refuse_ms), math.max(e.uu or 0, now + unknown_ms)
   elseif e.found == 'replaced' then
     -- Found by another instance (or created by one that never saw the old epoch): the windows
-    -- count from then, at least as long as this instance's.
+    -- count from then, at least as long as this instance's. Lengthened, the epoch takes a new id,
+    -- so every instance that knew it reads it again.
     if e.at == 0 then e.at = now end
-    e.ru, e.uu = math.max(e.ru, e.at + refuse_ms), math.max(e.uu, e.at + unknown_ms)
+    local ru, uu = math.max(e.ru, e.at + refuse_ms), math.max(e.uu, e.at + unknown_ms)
+    if ru ~= e.ru or uu ~= e.uu then e.ru, e.uu, e.moved_from, e.id = ru, uu, e.id, fresh end
   elseif not e.id then
-    e.id, e.gen, e.at, e.ru, e.uu = fresh, 0, 0, 0, 0
+    e.id, e.at, e.ru, e.uu, e.fresh = fresh, 0, 0, 0, true
   end
   return e
 end
 
--- A grant bumps the epoch's generation, which is also the grant's fencing token: it grows with
--- every grant under the epoch key, across records that expired or were released, and it is
--- seeded from the clock in microseconds, so a new epoch after a loss does not hand out an old
--- token again. An instance that knows the epoch writes it back with the new generation and reads
--- the old value in the same command (SET … GET); only when that is not what it knew (a loss, a
--- finding by another instance, a clock step) is the epoch judged and written again.
+-- A grant takes the next generation of the epoch's counter (<epoch key>:<id>, INCR), and that is
+-- its fencing token: it grows by one with every grant under the epoch, across records that were
+-- released or expired; a new epoch's counter starts from the clock in microseconds, so it does not
+-- hand out an old epoch's tokens again. One command while the epoch is the one this instance knew:
+-- a generation not above the last it saw means the counter went back (a rollback) or was lost
+-- (INCR of a missing counter gives 1). Then the epoch itself is read and judged.
 -- e.changed: the client must be told the epoch (the reply carries it).
 local function epoch_grant(key, known, fresh, refuse_ms, unknown_ms, now, now_us)
   local k = parse_epoch(known)
-  local stored
+  local counted
   if k then
-    local gen = math.max(k.gen + 1, now_us)
-    stored = redis.call('SET', key, k.id .. '|' .. num(gen) .. '|' .. num(k.at) .. '|' .. num(k.ru) .. '|' ..
-      num(k.uu), 'GET')
-    local o = parse_epoch(stored)
-    if o and o.id == k.id and o.at == k.at and o.ru == k.ru and o.uu == k.uu and o.gen >= k.gen and o.gen < gen then
-      return {id = k.id, gen = gen, at = k.at, ru = k.ru, uu = k.uu, found = '', changed = false}
+    counted = redis.call('INCR', key .. ':' .. k.id)
+    if counted > k.gen and counted > 1 then
+      return {id = k.id, gen = counted, at = k.at, ru = k.ru, uu = k.uu, found = '', changed = false}
     end
-  else
-    stored = redis.call('GET', key)
+    if counted == 1 then
+      redis.call('DEL', key .. ':' .. k.id)
+      counted = 0
+    end
   end
-  local e = epoch_judge(stored, known, fresh, refuse_ms, unknown_ms, now)
-  e.gen = math.max(e.gen + 1, now_us)
+  local e = epoch_judge(redis.call('GET', key), k, counted, fresh, refuse_ms, unknown_ms, now)
+  local counter = key .. ':' .. e.id
+  if e.fresh then
+    e.gen = now_us
+    redis.call('SET', counter, num(e.gen))
+  elseif e.moved_from then
+    e.gen = math.max(redis.call('INCR', key .. ':' .. e.moved_from), now_us)
+    redis.call('SET', counter, num(e.gen))
+  else
+    e.gen = redis.call('INCR', counter)
+    -- No counter yet for an epoch that exists (written by an earlier version): start it from the clock.
+    if e.gen == 1 then
+      e.gen = now_us
+      redis.call('SET', counter, num(e.gen))
+    end
+  end
   redis.call('SET', key, epoch_text(e))
   e.changed = true
   return e
+end
+
+-- A token above at_least that no grant under the epoch will hand out again (RESOLVE).
+local function resolution_token(key, known, at_least, now_us)
+  local k = parse_epoch(known)
+  if not k then return math.max(at_least, now_us) end
+  local counter = key .. ':' .. k.id
+  local counted = redis.call('INCR', counter)
+  if counted == 1 then
+    redis.call('DEL', counter)
+    return math.max(at_least, now_us)
+  end
+  if counted < at_least then
+    redis.call('SET', counter, num(at_least))
+    return at_least
+  end
+  return counted
 end
 
 local function epoch_reply(e)
@@ -495,7 +526,7 @@ return {'ok', num(now), v}
 /** A compare-and-set: only the record the operator inspected (same token and status) is changed. */
 export const RESOLVE = script({
   name: 'resolve',
-  keys: ['record', 'index'],
+  keys: ['record', 'index', 'epoch'],
   argv: [
     'resolveAs', // 'completed', or 'absent': the record is deleted
     'responseJson', // '' when absent
@@ -505,11 +536,12 @@ export const RESOLVE = script({
     'changedChannel',
     'expectedToken',
     'expectedStatus',
+    'epochKnown', // the epoch as this instance knows it, or '': the new token comes from its counter
   ],
   lua: `
-local record_key, index_key = unpack(KEYS)
+local record_key, index_key, epoch_key = unpack(KEYS)
 local resolve_as, response_json, ttl_ms, audit_json, channel, changed_channel, expected_token,
-  expected_status = unpack(ARGV)
+  expected_status, epoch_known = unpack(ARGV)
 local now, now_us = clock()
 local r = load(record_key, now)
 if not r then return {'gone', num(now)} end
@@ -521,8 +553,9 @@ if resolve_as == 'absent' then
   redis.call('PUBLISH', channel, 'resolved\\n')
   return {'deleted', num(now)}
 end
--- A new token, so the owner of the lease (if it ever comes back) cannot write over the resolution.
-r.token = num(math.max(now_us, tonumber(r.token) + 1))
+-- A new token, so the owner of the lease (if it ever comes back) cannot write over the resolution,
+-- taken from the epoch's counter (and the counter moved past it), so no later grant repeats it.
+r.token = num(resolution_token(epoch_key, epoch_known, tonumber(r.token) + 1, now_us))
 r.status, r.response, r.owner, r.lease_until = 'completed', response_json, '', ''
 r.expires, r.updated = now + tonumber(ttl_ms), num(now)
 push_audit(r, audit_json)

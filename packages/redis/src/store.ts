@@ -109,11 +109,19 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       },
     );
   }
-  /** A completed record read at `now` (asked at `askedAt`): kept for replays in this process. */
-  function remember(record: IdempotencyRecord | undefined, now: number, askedAt: number): void {
+  /**
+   * A completed record read at `now` (asked at `askedAt`, when the cache's stamp was `stamp`): kept
+   * for replays in this process, unless a change was heard while the read was on its way.
+   */
+  function remember(
+    record: IdempotencyRecord | undefined,
+    now: number,
+    askedAt: number,
+    stamp: number,
+  ): void {
     if (record?.status !== 'completed' || !cache.enabled) return;
     watchChanges();
-    cache.put(record, now, askedAt);
+    cache.put(record, now, askedAt, stamp);
   }
   const expiredListeners = new Set<(record: IdempotencyRecord) => void>();
   const storeListeners = new Set<(event: StoreEvent) => void>();
@@ -149,12 +157,25 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     key: string,
     onLate?: (reply: Reply) => void,
   ): Promise<Reply> {
-    const raw = await runScript(client, script, {
-      operation,
-      key,
-      timeoutMs: commandTimeoutMs,
-      onLate: onLate && ((value) => onLate(parseReply(value))),
-    });
+    let raw: unknown;
+    try {
+      raw = await runScript(client, script, {
+        operation,
+        key,
+        timeoutMs: commandTimeoutMs,
+        onLate: onLate && ((value) => onLate(parseReply(value))),
+      });
+    } catch (error) {
+      // A key of another layout (a hash record of @oncely/redis 0.1, or a foreign key under the
+      // prefix): not an outage, so no fail-open may bypass it.
+      if (/WRONGTYPE/.test(String((error as { cause?: unknown })?.cause ?? error))) {
+        throw new ConfigError(
+          `The Redis key of '${key}' under keyPrefix '${keyPrefix}' holds data of another layout (written by @oncely/redis 0.1, or by something else). ` +
+            'Nothing was sent. Give this version its own keyPrefix (see the CHANGELOG), or let the old records expire.',
+        );
+      }
+      throw error;
+    }
     return parseReply(raw);
   }
 
@@ -169,6 +190,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       throw new LeaseLostError(key, 'the Redlock lease lock was lost');
     }
     return hold?.owner ?? '';
+  }
+
+  /** The owner is the last field of the record's first line (scripts.ts): a newline would break the record. */
+  function checkOwner(owner: string): void {
+    if (typeof owner !== 'string' || owner.includes('\n')) {
+      throw new ConfigError('the lease owner must be a string without a newline. Nothing was sent.');
+    }
   }
 
   /** An operator's compare-and-set: the record is gone, or changed since it was read. */
@@ -211,7 +239,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     owner: string,
     leaseMs: number,
     ttlMs: number,
-    askedAt: number,
+    answeredAt: number,
   ) {
     const { key, fencingToken: token } = record;
     const hold = {
@@ -221,7 +249,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       staleAfter: Date.now() + ttlMs,
       record,
       redisNow: record.observedAt ?? 0,
-      askedAt,
+      answeredAt,
     };
     holds.set(key, token, hold);
     if (!leases && !config.durability) return;
@@ -389,9 +417,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     markWaiter = false,
   ): Promise<{ record: IdempotencyRecord | undefined; now: number }> {
     const askedAt = performance.now();
+    const stamp = cache.stamp;
     const reply = await call(args(READ, keys(key), { markWaiter: markWaiter ? '1' : '0' }), 'get', key);
     const record = reply.outcome === 'ok' ? recordOf(reply) : undefined;
-    remember(record, reply.now, askedAt);
+    remember(record, reply.now, askedAt, stamp);
     return { record, now: reply.now };
   }
 
@@ -411,6 +440,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       // same payload is answered here: anything else needs the store's current word.
       const copy = cache.get(input.key);
       if (copy && copy.fingerprint === input.fingerprint) return { acquired: false, record: copy };
+      checkOwner(input.owner);
       await checkBeforeGrant();
       await epochLearned;
       const k = keys(input.key);
@@ -431,14 +461,16 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         void call(release, 'release', input.key).catch(() => undefined);
       };
       const askedAt = performance.now();
+      const stamp = cache.stamp;
       const reply = await call(reserve, 'reserve', input.key, giveBack);
-      if (reply.outcome !== 'exists') checkEpoch(reply, k.epoch, 'reserve', input.key);
+      const answeredAt = performance.now();
+      if (reply.outcome !== 'exists' || reply.rest[1]) checkEpoch(reply, k.epoch, 'reserve', input.key);
       const record = recordOf(reply);
       if (reply.outcome !== 'acquired') {
-        remember(record, reply.now, askedAt);
+        remember(record, reply.now, askedAt, stamp);
         return { acquired: false, record };
       }
-      await grant(record, input.owner, input.leaseMs, input.ttlMs, askedAt);
+      await grant(record, input.owner, input.leaseMs, input.ttlMs, answeredAt);
       return { acquired: true, record };
     },
 
@@ -448,9 +480,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const k = keys(key);
       const responseJson = JSON.stringify(input.response);
       const audit = auditJson(input.audit);
-      // Redis' clock estimated from the grant's reply and the local monotonic clock since it was
-      // asked: later than the grant ran, never later than Redis' own now (DESIGN.md §3).
-      const now = hold ? Math.floor(hold.redisNow + (performance.now() - hold.askedAt)) : undefined;
+      // Redis' clock estimated from the grant's reply and the local monotonic clock since that reply
+      // arrived: Redis ran the grant before, so the estimate is never later than Redis' own now.
+      const now = hold ? Math.floor(hold.redisNow + (performance.now() - hold.answeredAt)) : undefined;
       const complete = args(COMPLETE, k, {
         token,
         owner,
@@ -463,6 +495,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         wantRecord: hold ? '0' : '1',
       });
       const askedAt = performance.now();
+      const stamp = cache.stamp;
       const reply = await call(complete, 'complete', key);
       lostIf(reply, key, token);
       void unlock(holds.take(key, token)?.lock);
@@ -480,7 +513,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
           }
         : recordOf(reply);
       if (input.providerKey !== undefined && input.providerKey !== '') record.providerKey = input.providerKey;
-      remember(record, reply.now, askedAt);
+      remember(record, reply.now, askedAt, stamp);
       return record;
     },
 
@@ -521,6 +554,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
 
     async takeOver(key: string, input: TakeOverInput): Promise<TakeOverResult> {
+      checkOwner(input.owner);
       cache.drop(key);
       await checkBeforeGrant();
       await epochLearned;
@@ -540,13 +574,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         changedChannel: changed,
         ...epochArgs(k.epoch, input.leaseMs, input.ttlMs),
       });
-      const askedAt = performance.now();
       const reply = await call(takeOver, 'takeOver', key);
+      const answeredAt = performance.now();
       if (reply.outcome === 'won' || reply.outcome === 'reset') checkEpoch(reply, k.epoch, 'takeOver', key);
       if (reply.outcome === 'gone') return { won: false, record: undefined };
       const record = recordOf(reply);
       if (reply.outcome !== 'won') return { won: false, record };
-      await grant(record, input.owner, input.leaseMs, input.ttlMs, askedAt);
+      await grant(record, input.owner, input.leaseMs, input.ttlMs, answeredAt);
       return { won: true, record };
     },
 
@@ -602,6 +636,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         changedChannel: changed,
         expectedToken: expected.token,
         expectedStatus: expected.status,
+        epochKnown: epochs.args(k.epoch).epochKnown,
       });
       cache.drop(key);
       const reply = await call(resolve, 'resolve', key);

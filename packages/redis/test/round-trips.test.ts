@@ -27,6 +27,7 @@ const SCRIPT_INTERNAL = new Set([
   'publish',
   'zadd',
   'zrem',
+  'incr',
 ]);
 // The test's own probes.
 const PROBES = new Set(['info', 'config|resetstat']);

@@ -250,21 +250,38 @@ describe('each transition script on its own (EVALSHA on the shared Redis)', () =
     expect((await client.get(k.epoch))!.split('|')[1]).toBe(String(record.fencingToken));
   });
 
-  it('a grant that knows the epoch writes it in one command; one that finds it changed says what it found', async () => {
+  it('a grant that knows the epoch takes the next generation in one command; a counter that went back is a rollback', async () => {
     await reserved(); // `known` is now current
-    const current = known;
-    const { k } = await reserved();
+    const { k, token } = await reserved();
     expect(epochOf(await reserve(k))).toEqual({ epoch: undefined, found: '' }); // exists: no epoch at all
-    const again = await reserve(freshKeys());
-    expect(epochOf(again)).toEqual({ epoch: undefined, found: '' });
-    expect(known).not.toBe(current);
-    // Rolled back behind the store's back: the grant finds the older generation.
-    const epochKey = k.epoch;
-    const [id, gen, ...windows] = (await client.get(epochKey))!.split('|');
-    await client.set(epochKey, [id, Number(gen) - 10, ...windows].join('|'));
+    const next = await reserve(freshKeys());
+    expect(epochOf(next)).toEqual({ epoch: undefined, found: '' });
+    expect(unpackRecord(next.rest[0]!).fencingToken).toBe(token + 1); // one more grant under the epoch
+    // Rolled back behind the store's back (a restart from an older snapshot): the counter is lower
+    // than the generation this instance last saw.
+    const id = known.split('|')[0]!;
+    await client.set(`${k.epoch}:${id}`, String(token - 10));
     const rolled = await reserve(freshKeys());
     expect(epochOf(rolled).found).toBe('rollback');
     expect(epochOf(rolled).epoch?.id).toBe('test.0');
+  });
+
+  it('the reviewer case: a stale instance granting first after a rollback does not hide it from a newer one', async () => {
+    const staleKnown = known; // instance C's knowledge: before the snapshot
+    const snapshot = (await client.get(freshKeys().epoch))!;
+    const id = known.split('|')[0]!;
+    const counterKey = `${freshKeys().epoch}:${id}`;
+    const counterAtSnapshot = (await client.get(counterKey))!;
+    await reserved(); // instance A grants after the snapshot…
+    await reserved();
+    const newer = known; // …and knows a later generation
+    await client.set(freshKeys().epoch, snapshot); // the restart from the snapshot
+    await client.set(counterKey, counterAtSnapshot);
+    known = staleKnown;
+    expect((await reserve(freshKeys())).outcome).toBe('acquired'); // C cannot tell
+    known = newer;
+    const a = await reserve(freshKeys());
+    expect(epochOf(a).found).toBe('rollback'); // A still can
   });
 
   it('reserve, existing: exists with the stored record; nothing is written', async () => {
@@ -435,6 +452,7 @@ describe('each transition script on its own (EVALSHA on the shared Redis)', () =
         changedChannel: `${prefix}changed`,
         expectedToken,
         expectedStatus,
+        epochKnown: known,
       }),
     );
 

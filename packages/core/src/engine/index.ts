@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { resolveConfig } from '../config.js';
 import { conflictAction } from '../conflict.js';
 import { derive } from '../derive.js';
-import { ConfigError, PayloadMismatchError } from '../errors.js';
+import { ConfigError, PayloadMismatchError, StoreUnavailableError } from '../errors.js';
 import { createEmitter } from '../events.js';
 import { presetForHost } from '../providers.js';
 import { fromStored, markReplayed } from '../responses.js';
@@ -154,7 +154,10 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
           const failure = asStoreError('reserve', error, derived.key);
           // A store that knows it lost records (name set by @oncely/redis) must not be bypassed:
           // failing open there would send exactly the writes whose records were lost.
-          if (!config.failOpen || (error as Error)?.name === 'StoreResetError') throw failure;
+          // Only an outage may fail open: a configuration fault (a foreign key layout) must not.
+          const outage =
+            failure instanceof StoreUnavailableError && (error as Error)?.name !== 'StoreResetError';
+          if (!config.failOpen || !outage) throw failure;
           emit({ type: 'fail-open', key: derived.key, message: failure.message });
           return passthrough(op.request, op.send);
         }
