@@ -91,17 +91,30 @@ export function idempotentAdapter(deps: AdapterDeps): AxiosAdapter {
 function attemptConfig(config: InternalAxiosRequestConfig, prepared: PreparedRequest) {
   const headers = new AxiosHeaders(config.headers);
   applyHeaderEdits(headers, headerEdits(prepared));
-  const attempt: InternalAxiosRequestConfig = {
-    ...config,
-    headers,
-    responseType: 'arraybuffer',
-    validateStatus: null,
-  };
+  const attempt = copyWithoutOncely(config);
+  attempt.headers = headers;
+  attempt.responseType = 'arraybuffer';
+  attempt.validateStatus = null;
   if (prepared.body !== undefined) {
     attempt.data = typeof prepared.body === 'string' ? prepared.body : Buffer.from(prepared.body);
   }
-  delete attempt.oncely;
   return attempt;
+}
+
+/**
+ * `{ ...config }` without `oncely`, the same own enumerable keys in the same order. Not a spread:
+ * axios' merged config has a null prototype, which V8 spreads on a slow path (~4.5 µs for its
+ * 17 keys, against ~1 µs copied key by key), and `delete` would turn the copy the inner adapter
+ * reads into a dictionary-mode object.
+ */
+function copyWithoutOncely(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
+  const source = config as unknown as Record<PropertyKey, unknown>;
+  const copy: Record<PropertyKey, unknown> = {};
+  for (const name of Object.keys(source)) if (name !== 'oncely') copy[name] = source[name];
+  for (const symbol of Object.getOwnPropertySymbols(source)) {
+    if (Object.prototype.propertyIsEnumerable.call(source, symbol)) copy[symbol] = source[symbol];
+  }
+  return copy as unknown as InternalAxiosRequestConfig;
 }
 
 /** The inner adapter's error, pointing at the caller's config again and marked when nothing was sent. */

@@ -2,6 +2,7 @@ import { ConfigError, type Idempotency } from '@oncely/core';
 import axios, { type AxiosAdapter, type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import { idempotentAdapter, ONCELY_ADAPTER } from './adapter.js';
 import type { Refusals } from './response.js';
+import { urlBuilder } from './url.js';
 
 export interface AxiosIdempotencyOptions {
   /**
@@ -32,10 +33,11 @@ export function withIdempotency<T extends AxiosInstance>(
   if (isOncelyAdapter(original)) {
     throw new ConfigError('withIdempotency: this axios instance already has oncely installed');
   }
+  const fullUrl = urlBuilder();
   instance.defaults.adapter = idempotentAdapter({
     idem,
     original,
-    fullUrl: (config) => instance.getUri(config),
+    fullUrl: (config) => fullUrl(instance.defaults, config),
     refusals: options.refusals ?? 'throw',
   });
   return instance;
@@ -49,7 +51,13 @@ export function oncelyAdapter(idem: Idempotency, options: OncelyAdapterOptions =
   const { adapter = axios.defaults.adapter, refusals = 'throw' } = options;
   if (isOncelyAdapter(adapter)) throw new ConfigError('oncelyAdapter: the adapter given is already oncely');
   // The config an adapter receives is already merged with its instance's defaults (baseURL, params).
-  return idempotentAdapter({ idem, original: adapter, fullUrl: (config) => axios.getUri(config), refusals });
+  const fullUrl = urlBuilder();
+  return idempotentAdapter({
+    idem,
+    original: adapter,
+    fullUrl: (config) => fullUrl(axios.defaults, config),
+    refusals,
+  });
 }
 
 function isOncelyAdapter(adapter: unknown): boolean {

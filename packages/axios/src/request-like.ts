@@ -34,15 +34,13 @@ export function requestLike(
   response: WireResponse,
   statusMessage: string,
 ): RequestLike {
-  // A relative URL (no baseURL) still gets a path; its host is then unknown.
-  const parsed = new URL(url, 'http://localhost');
+  const { path, host, protocol } = urlParts(url);
   const headers = AxiosHeaders.from(config.headers);
-  const { hostname } = parsed;
   return {
     method,
-    path: `${parsed.pathname}${parsed.search}`,
-    host: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
-    protocol: parsed.protocol,
+    path,
+    host,
+    protocol,
     getHeader: (name) => {
       const value: unknown = headers.get(name);
       return typeof value === 'string' || typeof value === 'number' || Array.isArray(value)
@@ -52,4 +50,28 @@ export function requestLike(
     res: { statusCode: response.status, statusMessage, headers: { ...response.headers }, responseUrl: url },
     responseURL: url,
   };
+}
+
+interface UrlParts {
+  url: string;
+  path: string;
+  host: string;
+  protocol: string;
+}
+
+/** The last URL parsed: replays repeat few URLs, and `new URL` is ~1 µs of each replay. */
+let lastParts: UrlParts | undefined;
+
+function urlParts(url: string): UrlParts {
+  if (lastParts?.url === url) return lastParts;
+  // A relative URL (no baseURL) still gets a path; its host is then unknown.
+  const parsed = new URL(url, 'http://localhost');
+  const { hostname } = parsed;
+  lastParts = {
+    url,
+    path: `${parsed.pathname}${parsed.search}`,
+    host: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
+    protocol: parsed.protocol,
+  };
+  return lastParts;
 }
