@@ -1,25 +1,17 @@
 import { ConfigError, createIdempotency, type WireResponse } from '@oncely/core';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisStore } from '../src/index.js';
 import { keysFor } from '../src/keys.js';
 import { reserveInput } from './support/inputs.js';
-import { connectShared, deletePrefix, uniquePrefix } from './support/shared-redis.js';
+import { sharedClientFor, uniquePrefix } from './support/shared-redis.js';
 
 /** A record left by @oncely/redis 0.1 (a hash) under the same key: a configuration fault, never an outage. */
 describe('a key of another layout under the prefix', () => {
   const prefix = uniquePrefix('old-layout');
-  let client: Redis;
-
-  beforeAll(async () => {
-    client = await connectShared();
-  });
-  afterAll(async () => {
-    await deletePrefix(client, prefix);
-    client.disconnect();
-  });
+  const shared = sharedClientFor(prefix);
 
   it('is a ConfigError, and fail-open does not bypass it: nothing is sent', async () => {
+    const { client } = shared;
     const store = redisStore({ client, keyPrefix: prefix });
     const idem = createIdempotency({ store, namespace: 'old', onStoreError: 'fail-open' });
     const request = { method: 'POST', url: 'https://api.test/v1/charges', headers: {}, body: '{"order":1}' };
@@ -42,6 +34,7 @@ describe('a key of another layout under the prefix', () => {
   });
 
   it('an owner with a newline is refused before anything is written', async () => {
+    const { client } = shared;
     const store = redisStore({ client, keyPrefix: prefix });
     await expect(store.reserve({ ...reserveInput('ns:nl'), owner: 'a\nb' })).rejects.toBeInstanceOf(
       ConfigError,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 /** The Redis every developer runs (127.0.0.1:6379, or REDIS_URL). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -34,4 +35,20 @@ export async function deletePrefix(client: Redis, prefix: string): Promise<void>
   >) {
     if (batch.length > 0) await client.del(...batch);
   }
+}
+
+/**
+ * The shared Redis for one test file: connected before its tests, with every key under `prefix`
+ * deleted and the connection closed after them. Read `.client` inside the tests.
+ */
+export function sharedClientFor(prefix: string): { readonly client: Redis } {
+  const held: { client: Redis } = { client: undefined as unknown as Redis };
+  beforeAll(async () => {
+    held.client = await connectShared();
+  });
+  afterAll(async () => {
+    await deletePrefix(held.client, prefix);
+    held.client.disconnect();
+  });
+  return held;
 }
