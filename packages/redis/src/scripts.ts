@@ -26,7 +26,9 @@ local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local function num(n) return string.format('%.0f', n) end
+-- '%d', not '%.0f': Lua 5.1 formats it as a C long, where '%.0f' runs glibc's multi-precision float
+-- printing (measured with callgrind: about a tenth of all the instructions of a write).
+local function num(n) return string.format('%d', n) end
 
 -- The header line only: most transitions read no more (a replay, an extend, a fence check).
 local function parse(v)
