@@ -340,9 +340,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   /** Reads the epoch off a grant's reply; reports a loss once; refuses during the reset window. */
-  function checkEpoch(reply: Reply, ekey: string, operation: string, key: string): void {
+  function checkEpoch(reply: Reply, ekey: string, operation: string, key: string, token: number): void {
     const { epoch: answered, found } = epochOf(reply);
-    const token = reply.rest[0] ? unpackRecord(reply.rest[0]).fencingToken : 0;
     const news = epochs.observe(ekey, answered, reply.now, token);
     const epoch: Epoch | undefined = answered ?? epochs.known(ekey);
     const why = describeFinding(found);
@@ -464,8 +463,12 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const stamp = cache.stamp;
       const reply = await call(reserve, 'reserve', input.key, giveBack);
       const answeredAt = performance.now();
-      if (reply.outcome !== 'exists' || reply.rest[1]) checkEpoch(reply, k.epoch, 'reserve', input.key);
-      const record = recordOf(reply);
+      // A refusal ('reset') carries no record; it throws in checkEpoch.
+      const granted = reply.rest[0] ? recordOf(reply) : undefined;
+      if (reply.outcome !== 'exists' || reply.rest[1]) {
+        checkEpoch(reply, k.epoch, 'reserve', input.key, granted?.fencingToken ?? 0);
+      }
+      const record = granted ?? recordOf(reply);
       if (reply.outcome !== 'acquired') {
         remember(record, reply.now, askedAt, stamp);
         return { acquired: false, record };
@@ -576,9 +579,12 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       });
       const reply = await call(takeOver, 'takeOver', key);
       const answeredAt = performance.now();
-      if (reply.outcome === 'won' || reply.outcome === 'reset') checkEpoch(reply, k.epoch, 'takeOver', key);
+      const granted = reply.outcome === 'won' ? recordOf(reply) : undefined;
+      if (granted || reply.outcome === 'reset') {
+        checkEpoch(reply, k.epoch, 'takeOver', key, granted?.fencingToken ?? 0);
+      }
       if (reply.outcome === 'gone') return { won: false, record: undefined };
-      const record = recordOf(reply);
+      const record = granted ?? recordOf(reply);
       if (reply.outcome !== 'won') return { won: false, record };
       await grant(record, input.owner, input.leaseMs, input.ttlMs, answeredAt);
       return { won: true, record };
