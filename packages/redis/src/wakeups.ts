@@ -79,7 +79,17 @@ export class Wakeups {
   private connection(): RedisClient {
     if (this.closed) throw new Error('the store is closed');
     if (!this.subscriber) {
-      const subscriber = this.client.duplicate();
+      // Standalone: we resubscribe after a reconnect ourselves, with the rejection handled; ioredis'
+      // own resubscribe leaves it unhandled when Redis closes again meanwhile (seen in store-down
+      // tests, now that the changed channel is subscribed for as long as the store keeps copies).
+      const subscriber = this.client.isCluster
+        ? this.client.duplicate()
+        : this.client.duplicate({ autoResubscribe: false });
+      if (!this.client.isCluster) {
+        subscriber.on('ready', () => {
+          for (const channel of this.listeners.keys()) this.subscribe(channel).catch(() => undefined);
+        });
+      }
       subscriber.on('message', (channel: string, message: string) => {
         for (const wake of this.listeners.get(channel) ?? []) wake(message);
       });
